@@ -1,0 +1,87 @@
+"""aio's build macros: the one place where compile flags live.
+
+aio_cc_library / aio_cc_binary / aio_cc_test wrap the native rules; aio_cc_module and
+aio_cc_module_test wrap cc_module (C++20 named modules). `pollers = True` on a test expands it
+once per poller backend, as `<name>@epoll` and `<name>@poll`, plus a `<name>` test_suite.
+"""
+
+load("//bazel:cc_module.bzl", "cc_module")
+
+# Warnings are errors for aio's own code; third-party headers come in as -isystem and are exempt.
+AIO_COPTS = [
+    "-Wall",
+    "-Wextra",
+    "-Werror",
+    "-Wno-unused-parameter",
+    "-Wno-missing-field-initializers",
+    "-Wthread-safety",
+]
+
+# Every poller backend the kernel has; each poller-sensitive test runs once against each.
+POLLERS = ["epoll", "poll"]
+
+# Every test checks that it leaves no file descriptor open (testing/fd_leak_check.cc).
+_TEST_DEPS = ["//testing:fd_leak_check", "//third_party:gtest_main"]
+
+def aio_cc_library(name, copts = [], **kwargs):
+    native.cc_library(name = name, copts = AIO_COPTS + copts, **kwargs)
+
+def aio_cc_binary(name, copts = [], **kwargs):
+    native.cc_binary(name = name, copts = AIO_COPTS + copts, **kwargs)
+
+def aio_cc_module(name, copts = [], **kwargs):
+    cc_module(name = name, copts = AIO_COPTS + copts, **kwargs)
+
+def _variants(name, pollers, tags, env):
+    """(test name, env, tags) for each variant: one per poller, or just the test itself."""
+    if not pollers:
+        return [(name, env, tags)]
+    variants = []
+    for poller in POLLERS:
+        test_env = dict(env)
+        test_env["AIO_POLLER"] = poller
+        variants.append(("%s@%s" % (name, poller), test_env, tags + ["poller-" + poller]))
+    return variants
+
+def _suite(name, pollers, tags):
+    if pollers:
+        native.test_suite(name = name, tests = [":%s@%s" % (name, p) for p in POLLERS], tags = tags)
+
+def aio_cc_test(name, srcs, deps = [], copts = [], pollers = False, tags = [], env = {}, **kwargs):
+    for test_name, test_env, test_tags in _variants(name, pollers, tags, env):
+        native.cc_test(
+            name = test_name,
+            srcs = srcs,
+            deps = deps + _TEST_DEPS,
+            copts = AIO_COPTS + copts,
+            tags = test_tags,
+            env = test_env,
+            **kwargs
+        )
+    _suite(name, pollers, tags)
+
+def aio_cc_module_test(name, srcs, deps = [], copts = [], pollers = False, tags = [], env = {}, **kwargs):
+    """A test whose sources `import` named modules (a plain cc_test cannot)."""
+    cc_module(
+        name = name + "_objs",
+        srcs = srcs,
+        deps = deps + _TEST_DEPS,
+        copts = AIO_COPTS + copts,
+        alwayslink = True,
+        testonly = True,
+    )
+    for test_name, test_env, test_tags in _variants(name, pollers, tags, env):
+        native.cc_test(name = test_name, deps = [":" + name + "_objs"], tags = test_tags, env = test_env, **kwargs)
+    _suite(name, pollers, tags)
+
+def aio_cc_module_binary(name, srcs, deps = [], copts = [], testonly = False, **kwargs):
+    """A binary whose sources `import` named modules."""
+    cc_module(
+        name = name + "_objs",
+        srcs = srcs,
+        deps = deps,
+        copts = AIO_COPTS + copts,
+        alwayslink = True,
+        testonly = testonly,
+    )
+    native.cc_binary(name = name, deps = [":" + name + "_objs"], testonly = testonly, **kwargs)

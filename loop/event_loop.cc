@@ -1,0 +1,258 @@
+#include "loop/event_loop.h"
+
+#include <time.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "loop/logging.h"
+
+namespace aio {
+namespace {
+
+thread_local EventLoop* t_running_loop = nullptr;
+
+bool debug_from_environment() {
+  const char* value = std::getenv("AIO_DEBUG");
+  return value != nullptr && *value != '\0';
+}
+
+// Restores the loop's running state however run_forever() exits (return or exception).
+class RunningScope {
+ public:
+  RunningScope(EventLoop* loop, bool* running, bool* stopping)
+      : running_(running), stopping_(stopping) {
+    *running_ = true;
+    t_running_loop = loop;
+  }
+  ~RunningScope() {
+    *stopping_ = false;
+    *running_ = false;
+    t_running_loop = nullptr;
+  }
+
+ private:
+  bool* running_;
+  bool* stopping_;
+};
+
+}  // namespace
+
+EventLoop::EventLoop(EventLoopOptions options)
+    : poller_(internal::make_poller(options.poller)),
+      poller_name_(poller_->name()),
+      debug_(debug_from_environment()) {
+  if (int err = poller_->update(wakeup_.fd(), 0, internal::kReadable)) {
+    throw_os_error(err, "registering the wakeup fd");
+  }
+}
+
+EventLoop::~EventLoop() {
+  if (!closed_ && !running_) close();
+}
+
+EventLoop* EventLoop::running_loop() noexcept { return t_running_loop; }
+
+double EventLoop::time() const noexcept {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+}
+
+void EventLoop::check_thread() const {
+  if (running_ && t_running_loop != this) {
+    throw RuntimeError(
+        "Non-thread-safe operation invoked on an event loop other than the current one");
+  }
+}
+
+void EventLoop::check_runnable() const {
+  check_closed();
+  if (running_) throw RuntimeError("This event loop is already running");
+  if (t_running_loop != nullptr) {
+    throw RuntimeError("Cannot run the event loop while another loop is running");
+  }
+}
+
+void EventLoop::run_forever() {
+  check_runnable();
+  RunningScope scope(this, &running_, &stopping_);
+  while (true) {
+    run_once();
+    if (stopping_) break;
+  }
+}
+
+void EventLoop::close() {
+  if (running_) throw RuntimeError("Cannot close a running event loop");
+  if (closed_) return;
+  std::vector<State*> threadsafe;
+  {
+    std::lock_guard<std::mutex> lock(threadsafe_mutex_);
+    closed_ = true;
+    threadsafe.swap(threadsafe_queue_);
+  }
+  for (State* state : threadsafe) state->unref();
+  while (!ready_.empty()) ready_.pop_front()->unref();
+  timers_.clear();
+  for (int fd = 0; fd < static_cast<int>(watches_.size()); ++fd) {
+    if (watches_[fd].events) poller_->update(fd, watches_[fd].events, 0);
+    for (State* state : {watches_[fd].reader, watches_[fd].writer}) {
+      if (state == nullptr) continue;
+      state->cancelled = true;
+      state->callback = nullptr;
+      state->unref();
+    }
+  }
+  watches_.clear();
+  poller_.reset();  // releases the poller's fd; the wakeup fd goes with the loop object
+}
+
+// --- Scheduling ---------------------------------------------------------------------------------
+
+Handle EventLoop::schedule_soon(State* state) {
+  state->ref();  // the ready queue's reference
+  ready_.push_back(state);
+  return Handle(state);
+}
+
+TimerHandle EventLoop::schedule_timer(double when, State* state) {
+  state->when = when;
+  state->ref();  // the timer queue's reference
+  timers_.push(state);
+  return TimerHandle(state);
+}
+
+void EventLoop::take_threadsafe_callbacks() {
+  if (!threadsafe_pending_.load(std::memory_order_acquire)) return;
+  threadsafe_pending_.store(false, std::memory_order_release);
+  wakeup_.drain();
+  std::vector<State*> batch;
+  {
+    std::lock_guard<std::mutex> lock(threadsafe_mutex_);
+    batch.swap(threadsafe_queue_);
+  }
+  for (State* state : batch) ready_.push_back(state);
+}
+
+// --- fd watchers --------------------------------------------------------------------------------
+
+void EventLoop::add_watcher(int fd, std::uint32_t event, State* state) {
+  Handle owner(state);  // released if registration fails
+  check_closed();
+  if (fd < 0) throw ValueError("Invalid file descriptor: " + std::to_string(fd));
+  if (fd >= static_cast<int>(watches_.size())) watches_.resize(fd + 1);
+  FdWatch& watch = watches_[fd];
+  std::uint32_t events = watch.events | event;
+  if (events != watch.events) {
+    if (int err = poller_->update(fd, watch.events, events)) throw_os_error(err);
+    watch.events = events;
+  }
+  State*& slot = event == internal::kReadable ? watch.reader : watch.writer;
+  if (slot != nullptr) {
+    Handle(slot).cancel();  // the replaced callback; drops the watch's reference
+  }
+  slot = state;
+  state->ref();  // the watch's reference; `owner` drops the creation one
+}
+
+bool EventLoop::remove_watcher(int fd, std::uint32_t event) {
+  if (closed_) return false;
+  if (fd < 0) throw ValueError("Invalid file descriptor: " + std::to_string(fd));
+  if (fd >= static_cast<int>(watches_.size())) return false;
+  FdWatch& watch = watches_[fd];
+  State*& slot = event == internal::kReadable ? watch.reader : watch.writer;
+  if (slot == nullptr) return false;
+  std::uint32_t events = watch.events & ~event;
+  // Cannot fail for a removal except on a broken poller; the callback goes away regardless.
+  poller_->update(fd, watch.events, events);
+  watch.events = events;
+  Handle(std::exchange(slot, nullptr)).cancel();
+  return true;
+}
+
+void EventLoop::dispatch_io(int fd, std::uint32_t events) {
+  if (fd >= static_cast<int>(watches_.size())) return;
+  FdWatch& watch = watches_[fd];
+  if ((events & internal::kReadable) && watch.reader && !watch.reader->cancelled) {
+    watch.reader->ref();
+    ready_.push_back(watch.reader);
+  }
+  if ((events & internal::kWritable) && watch.writer && !watch.writer->cancelled) {
+    watch.writer->ref();
+    ready_.push_back(watch.writer);
+  }
+}
+
+// --- One iteration ------------------------------------------------------------------------------
+
+int EventLoop::poll_timeout_ms() {
+  timers_.prune();
+  if (!ready_.empty() || stopping_) return 0;
+  double deadline;
+  if (!timers_.next_deadline(&deadline)) return -1;
+  double timeout = std::min(std::max(0.0, deadline - time()), kMaxPollTimeout);
+  // Round up: waking before the deadline would only cost another wait.
+  return static_cast<int>(std::ceil(timeout * 1000));
+}
+
+void EventLoop::run_once() {
+  io_events_.clear();
+  int err = poller_->poll(poll_timeout_ms(), [this](int fd, std::uint32_t events) {
+    io_events_.emplace_back(fd, events);
+  });
+  if (err) throw_os_error(err, "poll");
+  // asyncio appends thread-safe callbacks to the ready queue when they are made, so they come
+  // before this iteration's I/O callbacks.
+  take_threadsafe_callbacks();
+  for (auto [fd, events] : io_events_) {
+    if (fd == wakeup_.fd()) continue;  // drained by take_threadsafe_callbacks
+    dispatch_io(fd, events);
+  }
+  timers_.pop_due(time(), [this](State* timer) { ready_.push_back(timer); });
+
+  // Run only what is queued now; callbacks scheduled by these wait for the next iteration.
+  for (std::size_t n = ready_.size(); n > 0; --n) {
+    State* state = ready_.pop_front();
+    if (state->cancelled) {
+      state->unref();
+      continue;
+    }
+    run_handle(state);
+  }
+}
+
+void EventLoop::run_handle(State* state) {
+  // Drops the queue's reference and, unless the handle watches an fd, the callback, on every
+  // exit. A callback that cancels its own handle is destroyed only after it returns.
+  struct Finish {
+    State* state;
+    ~Finish() {
+      state->running = false;
+      if (state->kind != kWatcher || state->cancelled) state->callback = nullptr;
+      state->unref();
+    }
+  } finish{state};
+  state->running = true;
+  double start = debug_ ? time() : 0;
+  try {
+    state->callback();
+  } catch (const Interrupt&) {
+    throw;
+  } catch (...) {
+    report_callback_error(state, std::current_exception());
+  }
+  if (debug_) {
+    double took = time() - start;
+    if (took >= slow_callback_duration) {
+      char seconds[32];
+      std::snprintf(seconds, sizeof seconds, "%.3f", took);
+      log(LogLevel::kWarning,
+          "Executing " + Handle::borrow(state).repr() + " took " + seconds + " seconds");
+    }
+  }
+}
+
+}  // namespace aio

@@ -1,0 +1,224 @@
+// aio::EventLoop: asyncio's event loop (the "Event Loop Methods" of the spec).
+//
+// One loop runs on one thread at a time. Everything here is for the loop's own thread unless
+// it says "thread-safe"; use call_soon_threadsafe to reach the loop from elsewhere.
+#ifndef AIO_LOOP_EVENT_LOOP_H_
+#define AIO_LOOP_EVENT_LOOP_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <source_location>
+#include <string_view>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include "loop/errors.h"
+#include "loop/exception_context.h"
+#include "loop/handle.h"
+#include "loop/poller.h"
+#include "loop/ready_queue.h"
+#include "loop/timer_queue.h"
+#include "loop/wakeup.h"
+
+namespace aio {
+
+struct EventLoopOptions {
+  PollerKind poller = PollerKind::kDefault;
+};
+
+class EventLoop {
+ public:
+  // asyncio's cap on one wait (MAXIMUM_SELECT_TIMEOUT): longer timer delays are waited out in
+  // 24-hour steps, so absurd delays never overflow the poller's timeout.
+  static constexpr double kMaxPollTimeout = 24 * 3600;
+
+  explicit EventLoop(EventLoopOptions options = {});
+  ~EventLoop();  // closes the loop if it is not closed
+  EventLoop(const EventLoop&) = delete;
+  EventLoop& operator=(const EventLoop&) = delete;
+
+  // --- Running and stopping -----------------------------------------------------------------
+
+  // Runs until stop(). Refused (RuntimeError) on a closed loop, a running loop, and while
+  // another loop runs on this thread. An Interrupt from a callback propagates out; the loop
+  // stays usable and the callbacks not yet run stay queued.
+  void run_forever();
+  void stop() noexcept { stopping_ = true; }
+  bool is_running() const noexcept { return running_; }
+  bool is_closed() const noexcept { return closed_; }
+  // Discards queued callbacks and timers, releases the loop's fds. Idempotent; RuntimeError
+  // while running.
+  void close();
+
+  // --- Scheduling callbacks -----------------------------------------------------------------
+
+  template <class F>
+  Handle call_soon(F&& callback, std::source_location where = std::source_location::current());
+  // Thread-safe; wakes the loop if it is waiting in poll.
+  template <class F>
+  Handle call_soon_threadsafe(F&& callback,
+                              std::source_location where = std::source_location::current());
+  template <class F>
+  TimerHandle call_later(double delay, F&& callback,
+                         std::source_location where = std::source_location::current());
+  template <class Rep, class Period, class F>
+  TimerHandle call_later(std::chrono::duration<Rep, Period> delay, F&& callback,
+                         std::source_location where = std::source_location::current()) {
+    return call_later(std::chrono::duration<double>(delay).count(), std::forward<F>(callback),
+                      where);
+  }
+  template <class F>
+  TimerHandle call_at(double when, F&& callback,
+                      std::source_location where = std::source_location::current());
+  // Seconds on the loop's monotonic clock (CLOCK_MONOTONIC).
+  double time() const noexcept;
+
+  // --- Watching file descriptors ------------------------------------------------------------
+
+  // Calls `callback` whenever fd is readable (writable), until removed. A second add replaces
+  // the first. ValueError for a negative fd; OSError (e.g. EBADF, or EPERM for a regular file
+  // under epoll) if the poller refuses it, and then nothing is registered.
+  template <class F>
+  void add_reader(int fd, F&& callback,
+                  std::source_location where = std::source_location::current()) {
+    add_watcher(fd, internal::kReadable, make_state(std::forward<F>(callback), where, kWatcher));
+  }
+  template <class F>
+  void add_writer(int fd, F&& callback,
+                  std::source_location where = std::source_location::current()) {
+    add_watcher(fd, internal::kWritable, make_state(std::forward<F>(callback), where, kWatcher));
+  }
+  // True if a callback was registered and is now removed; takes effect in the poller at once.
+  bool remove_reader(int fd) { return remove_watcher(fd, internal::kReadable); }
+  bool remove_writer(int fd) { return remove_watcher(fd, internal::kWritable); }
+
+  // --- Error handling -----------------------------------------------------------------------
+
+  // An empty handler restores the default one.
+  void set_exception_handler(ExceptionHandler handler) { exception_handler_ = std::move(handler); }
+  // The custom handler, or an empty one if the default is in use.
+  ExceptionHandler get_exception_handler() const { return exception_handler_; }
+  // Logs the context through aio::log (ERROR), one "key: value" line per key.
+  void default_exception_handler(const ExceptionContext& context);
+  // Calls the current handler; a handler that throws is itself reported by the default one.
+  // Never throws, except an Interrupt.
+  void call_exception_handler(const ExceptionContext& context);
+
+  // --- Debug mode ---------------------------------------------------------------------------
+
+  // Starts true if AIO_DEBUG is set to a non-empty string (asyncio: PYTHONASYNCIODEBUG).
+  bool get_debug() const noexcept { return debug_; }
+  void set_debug(bool enabled) noexcept { debug_ = enabled; }
+  // In debug mode, callbacks that run longer than this (seconds) are logged as warnings.
+  double slow_callback_duration = 0.1;
+
+  // --- Introspection ------------------------------------------------------------------------
+
+  std::string_view poller_name() const noexcept { return poller_name_; }
+  // The loop running on the calling thread, or nullptr (asyncio._get_running_loop).
+  static EventLoop* running_loop() noexcept;
+
+ private:
+  friend class Handle;
+  using State = internal::HandleState;
+  static constexpr State::Kind kOneShot = State::Kind::kOneShot;
+  static constexpr State::Kind kTimer = State::Kind::kTimer;
+  static constexpr State::Kind kWatcher = State::Kind::kWatcher;
+
+  struct FdWatch {
+    State* reader = nullptr;  // owned references
+    State* writer = nullptr;
+    std::uint32_t events = 0;
+  };
+
+  template <class F>
+  State* make_state(F&& callback, std::source_location where, State::Kind kind) {
+    return new State(this, Callback(std::forward<F>(callback)), kind,
+                     typeid(std::decay_t<F>), where);
+  }
+
+  void check_closed() const {
+    if (closed_) throw RuntimeError("Event loop is closed");
+  }
+  void check_thread() const;  // debug mode: refuse non-thread-safe calls from other threads
+  void check_runnable() const;
+
+  Handle schedule_soon(State* state);
+  TimerHandle schedule_timer(double when, State* state);
+  void add_watcher(int fd, std::uint32_t event, State* state);
+  bool remove_watcher(int fd, std::uint32_t event);
+  void on_timer_cancelled() noexcept { timers_.note_cancelled(); }
+
+  void run_once();
+  int poll_timeout_ms();
+  void take_threadsafe_callbacks();
+  void dispatch_io(int fd, std::uint32_t events);
+  void run_handle(State* state);
+  void report_callback_error(State* state, std::exception_ptr error);
+
+  std::unique_ptr<internal::Poller> poller_;
+  std::string_view poller_name_;
+  internal::Wakeup wakeup_;
+  internal::RingQueue<State*> ready_;
+  internal::TimerQueue timers_;
+  std::vector<FdWatch> watches_;  // indexed by fd
+  std::vector<std::pair<int, std::uint32_t>> io_events_;  // one poll's results
+
+  std::mutex threadsafe_mutex_;
+  std::vector<State*> threadsafe_queue_;  // guarded by threadsafe_mutex_
+  std::atomic<bool> threadsafe_pending_{false};
+
+  ExceptionHandler exception_handler_;
+  bool stopping_ = false;
+  bool running_ = false;
+  bool closed_ = false;
+  bool debug_ = false;
+};
+
+// --- Template definitions ---------------------------------------------------------------------
+
+template <class F>
+Handle EventLoop::call_soon(F&& callback, std::source_location where) {
+  check_closed();
+  if (debug_) check_thread();
+  return schedule_soon(make_state(std::forward<F>(callback), where, kOneShot));
+}
+
+template <class F>
+Handle EventLoop::call_soon_threadsafe(F&& callback, std::source_location where) {
+  State* state = make_state(std::forward<F>(callback), where, kOneShot);
+  state->ref();  // one reference for the queue, one for the returned handle
+  {
+    std::lock_guard<std::mutex> lock(threadsafe_mutex_);
+    if (closed_) {
+      state->unref();
+      state->unref();
+      throw RuntimeError("Event loop is closed");
+    }
+    threadsafe_queue_.push_back(state);
+  }
+  if (!threadsafe_pending_.exchange(true, std::memory_order_acq_rel)) wakeup_.notify();
+  return Handle(state);
+}
+
+template <class F>
+TimerHandle EventLoop::call_later(double delay, F&& callback, std::source_location where) {
+  return call_at(time() + delay, std::forward<F>(callback), where);
+}
+
+template <class F>
+TimerHandle EventLoop::call_at(double when, F&& callback, std::source_location where) {
+  check_closed();
+  if (debug_) check_thread();
+  if (when != when) throw ValueError("call_at: when is NaN");
+  return schedule_timer(when, make_state(std::forward<F>(callback), where, kTimer));
+}
+
+}  // namespace aio
+
+#endif  // AIO_LOOP_EVENT_LOOP_H_

@@ -1,0 +1,60 @@
+// The named module aio.loop: `import aio.loop;` gives the kernel's API. The headers stay the
+// source of truth (and remain #include-able); this unit exports the names they declare.
+module;
+
+#include "loop/errors.h"
+#include "loop/event_loop.h"
+#include "loop/exception_context.h"
+#include "loop/handle.h"
+#include "loop/logging.h"
+#include "loop/poller.h"
+
+export module aio.loop;
+
+export namespace aio {
+using aio::BaseException;
+using aio::BlockingIOError;
+using aio::BrokenPipeError;
+using aio::Callback;
+using aio::CancelledError;
+using aio::ChildProcessError;
+using aio::ConnectionAbortedError;
+using aio::ConnectionError;
+using aio::ConnectionRefusedError;
+using aio::ConnectionResetError;
+using aio::describe_exception;
+using aio::EventLoop;
+using aio::EventLoopOptions;
+using aio::Exception;
+using aio::exception_message;
+using aio::ExceptionContext;
+using aio::ExceptionHandler;
+using aio::FileExistsError;
+using aio::FileNotFoundError;
+using aio::Handle;
+using aio::Interrupt;
+using aio::InterruptedError;
+using aio::InvalidStateError;
+using aio::is_interrupt;
+using aio::IsADirectoryError;
+using aio::KeyboardInterrupt;
+using aio::log;
+using aio::log_level_name;
+using aio::LogLevel;
+using aio::LogSink;
+using aio::NotADirectoryError;
+using aio::NotImplementedError;
+using aio::OSError;
+using aio::PermissionError;
+using aio::PollerKind;
+using aio::ProcessLookupError;
+using aio::RuntimeError;
+using aio::set_log_sink;
+using aio::SystemExit;
+using aio::throw_errno;
+using aio::throw_os_error;
+using aio::TimeoutError;
+using aio::TimerHandle;
+using aio::TypeError;
+using aio::ValueError;
+}  // namespace aio

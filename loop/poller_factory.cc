@@ -1,0 +1,33 @@
+#include <cstdlib>
+#include <string_view>
+
+#include "loop/epoll_poller.h"
+#include "loop/errors.h"
+#include "loop/poll_poller.h"
+#include "loop/poller.h"
+
+namespace aio::internal {
+
+// The build's default: epoll unless built with --define aio_poller=poll (loop/BUILD.bazel).
+#ifdef AIO_DEFAULT_POLLER_POLL
+static constexpr PollerKind kCompiledDefault = PollerKind::kPoll;
+#else
+static constexpr PollerKind kCompiledDefault = PollerKind::kEpoll;
+#endif
+
+PollerKind default_poller_kind() {
+  const char* forced = std::getenv("AIO_POLLER");
+  if (forced == nullptr || *forced == '\0') return kCompiledDefault;
+  std::string_view name = forced;
+  if (name == "epoll") return PollerKind::kEpoll;
+  if (name == "poll") return PollerKind::kPoll;
+  throw ValueError("AIO_POLLER must be 'epoll' or 'poll', not '" + std::string(name) + "'");
+}
+
+std::unique_ptr<Poller> make_poller(PollerKind kind) {
+  if (kind == PollerKind::kDefault) kind = default_poller_kind();
+  if (kind == PollerKind::kPoll) return std::make_unique<PollPoller>();
+  return std::make_unique<EpollPoller>();
+}
+
+}  // namespace aio::internal

@@ -1,0 +1,11 @@
+// How many file descriptors this process has open (entries of /proc/self/fd).
+#ifndef AIO_TESTING_FD_COUNT_H_
+#define AIO_TESTING_FD_COUNT_H_
+
+namespace aio::testing {
+
+int open_fd_count();
+
+}  // namespace aio::testing
+
+#endif  // AIO_TESTING_FD_COUNT_H_

@@ -1,0 +1,85 @@
+// Small helpers for loop tests: bounded runs, captured log records, pipes that close themselves.
+#ifndef AIO_TESTING_LOOP_TEST_UTIL_H_
+#define AIO_TESTING_LOOP_TEST_UTIL_H_
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <functional>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "loop/event_loop.h"
+#include "loop/logging.h"
+
+namespace aio::testing {
+
+// Runs `loop` until stop() with a watchdog: if it has not stopped after `timeout` seconds, the
+// watchdog stops it and the test fails. Returns false on timeout.
+inline bool run_with_timeout(EventLoop& loop, double timeout = 10.0) {
+  bool timed_out = false;
+  TimerHandle watchdog = loop.call_later(timeout, [&] {
+    timed_out = true;
+    loop.stop();
+  });
+  loop.run_forever();
+  watchdog.cancel();
+  EXPECT_FALSE(timed_out) << "loop did not stop within " << timeout << " s";
+  return !timed_out;
+}
+
+// Collects every log record while alive (and restores the previous sink afterwards).
+class LogCapture {
+ public:
+  LogCapture() {
+    previous_ = set_log_sink([this](LogLevel level, std::string_view message) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      records_.push_back({level, std::string(message)});
+    });
+  }
+  ~LogCapture() { set_log_sink(std::move(previous_)); }
+
+  struct Record {
+    LogLevel level;
+    std::string message;
+  };
+  std::vector<Record> records() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return records_;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::vector<Record> records_;
+  LogSink previous_;
+};
+
+// A non-blocking pipe closed on destruction.
+struct Pipe {
+  Pipe() {
+    int fds[2];
+    EXPECT_EQ(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+    read_fd = fds[0];
+    write_fd = fds[1];
+  }
+  ~Pipe() {
+    close_read();
+    close_write();
+  }
+  void close_read() {
+    if (read_fd >= 0) ::close(read_fd);
+    read_fd = -1;
+  }
+  void close_write() {
+    if (write_fd >= 0) ::close(write_fd);
+    write_fd = -1;
+  }
+  int read_fd = -1;
+  int write_fd = -1;
+};
+
+}  // namespace aio::testing
+
+#endif  // AIO_TESTING_LOOP_TEST_UTIL_H_
