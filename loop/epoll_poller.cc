@@ -24,7 +24,8 @@ EpollPoller::~EpollPoller() { ::close(epfd_); }
 int EpollPoller::update(int fd, std::uint32_t old_events, std::uint32_t new_events) {
   epoll_event ev{};
   ev.events = to_epoll(new_events);
-  ev.data.fd = fd;
+  // The interest travels with the event, so readiness can be masked without a lookup.
+  ev.data.u64 = static_cast<std::uint32_t>(fd) | (std::uint64_t{new_events} << 32);
   if (new_events == 0) {
     // The fd may already be closed (the kernel then dropped it itself): nothing to undo.
     if (epoll_ctl(epfd_, EPOLL_CTL_DEL, fd, &ev) < 0 && errno != ENOENT && errno != EBADF) {
@@ -49,7 +50,8 @@ int EpollPoller::poll(int timeout_ms, absl::FunctionRef<void(int, std::uint32_t)
     std::uint32_t events = 0;
     if (got & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) events |= kReadable;
     if (got & (EPOLLOUT | EPOLLERR | EPOLLHUP)) events |= kWritable;
-    ready(events_[i].data.fd, events);
+    std::uint64_t data = events_[i].data.u64;
+    ready(static_cast<int>(data & 0xffffffffu), events & static_cast<std::uint32_t>(data >> 32));
   }
   return 0;
 }

@@ -43,8 +43,9 @@ class RunningScope {
 EventLoop::EventLoop(EventLoopOptions options)
     : poller_(internal::make_poller(options.poller)),
       poller_name_(poller_->name()),
+      wakeup_(std::make_unique<internal::Wakeup>()),
       debug_(debug_from_environment()) {
-  if (int err = poller_->update(wakeup_.fd(), 0, internal::kReadable)) {
+  if (int err = poller_->update(wakeup_->fd(), 0, internal::kReadable)) {
     throw_os_error(err, "registering the wakeup fd");
   }
 }
@@ -93,9 +94,15 @@ void EventLoop::close() {
     std::lock_guard<std::mutex> lock(threadsafe_mutex_);
     closed_ = true;
     threadsafe.swap(threadsafe_queue_);
+    wakeup_.reset();
   }
-  for (State* state : threadsafe) state->unref();
-  while (!ready_.empty()) ready_.pop_front()->unref();
+  // Discarded callbacks are released now, even if someone still holds their handles.
+  auto discard = [](State* state) {
+    state->callback = nullptr;
+    state->unref();
+  };
+  for (State* state : threadsafe) discard(state);
+  while (!ready_.empty()) discard(ready_.pop_front());
   timers_.clear();
   for (int fd = 0; fd < static_cast<int>(watches_.size()); ++fd) {
     if (watches_[fd].events) poller_->update(fd, watches_[fd].events, 0);
@@ -107,7 +114,7 @@ void EventLoop::close() {
     }
   }
   watches_.clear();
-  poller_.reset();  // releases the poller's fd; the wakeup fd goes with the loop object
+  poller_.reset();
 }
 
 // --- Scheduling ---------------------------------------------------------------------------------
@@ -128,7 +135,7 @@ TimerHandle EventLoop::schedule_timer(double when, State* state) {
 void EventLoop::take_threadsafe_callbacks() {
   if (!threadsafe_pending_.load(std::memory_order_acquire)) return;
   threadsafe_pending_.store(false, std::memory_order_release);
-  wakeup_.drain();
+  wakeup_->drain();
   std::vector<State*> batch;
   {
     std::lock_guard<std::mutex> lock(threadsafe_mutex_);
@@ -146,10 +153,10 @@ void EventLoop::add_watcher(int fd, std::uint32_t event, State* state) {
   if (fd >= static_cast<int>(watches_.size())) watches_.resize(fd + 1);
   FdWatch& watch = watches_[fd];
   std::uint32_t events = watch.events | event;
-  if (events != watch.events) {
-    if (int err = poller_->update(fd, watch.events, events)) throw_os_error(err);
-    watch.events = events;
-  }
+  // Always tell the poller, even if the interest looks unchanged: the fd may have been closed
+  // and its number reused since, and then epoll has silently forgotten it.
+  if (int err = poller_->update(fd, watch.events, events)) throw_os_error(err);
+  watch.events = events;
   State*& slot = event == internal::kReadable ? watch.reader : watch.writer;
   if (slot != nullptr) {
     Handle(slot).cancel();  // the replaced callback; drops the watch's reference
@@ -208,7 +215,7 @@ void EventLoop::run_once() {
   // before this iteration's I/O callbacks.
   take_threadsafe_callbacks();
   for (auto [fd, events] : io_events_) {
-    if (fd == wakeup_.fd()) continue;  // drained by take_threadsafe_callbacks
+    if (fd == wakeup_->fd()) continue;  // drained by take_threadsafe_callbacks
     dispatch_io(fd, events);
   }
   timers_.pop_due(time(), [this](State* timer) { ready_.push_back(timer); });

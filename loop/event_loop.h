@@ -163,7 +163,7 @@ class EventLoop {
 
   std::unique_ptr<internal::Poller> poller_;
   std::string_view poller_name_;
-  internal::Wakeup wakeup_;
+  std::unique_ptr<internal::Wakeup> wakeup_;  // reset by close(), under threadsafe_mutex_
   internal::RingQueue<State*> ready_;
   internal::TimerQueue timers_;
   std::vector<FdWatch> watches_;  // indexed by fd
@@ -201,8 +201,9 @@ Handle EventLoop::call_soon_threadsafe(F&& callback, std::source_location where)
       throw RuntimeError("Event loop is closed");
     }
     threadsafe_queue_.push_back(state);
+    // One wakeup per batch: the loop clears the flag before it takes the queue.
+    if (!threadsafe_pending_.exchange(true, std::memory_order_acq_rel)) wakeup_->notify();
   }
-  if (!threadsafe_pending_.exchange(true, std::memory_order_acq_rel)) wakeup_.notify();
   return Handle(state);
 }
 

@@ -46,8 +46,12 @@ int PollPoller::poll(int timeout_ms, absl::FunctionRef<void(int, std::uint32_t)>
     if (p.revents == 0) continue;
     --n;
     std::uint32_t events = 0;
-    if (p.revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL)) events |= kReadable;
-    if (p.revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL)) events |= kWritable;
+    if ((p.events & POLLIN) && (p.revents & (POLLIN | POLLERR | POLLHUP | POLLNVAL))) {
+      events |= kReadable;
+    }
+    if ((p.events & POLLOUT) && (p.revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL))) {
+      events |= kWritable;
+    }
     ready(p.fd, events);
   }
   return 0;

@@ -49,6 +49,7 @@ bool TimerQueue::next_deadline(double* when) {
 void TimerQueue::clear() {
   for (Entry& e : heap_) {
     e.timer->in_timer_queue = false;
+    e.timer->callback = nullptr;  // discarded: release what it captured even if a handle remains
     e.timer->unref();
   }
   heap_.clear();

@@ -53,7 +53,7 @@ class TimerQueue {
     }
   }
 
-  // Releases every timer (loop close).
+  // Releases every timer and its callback (loop close).
   void clear();
 
   std::size_t size() const noexcept { return heap_.size(); }
