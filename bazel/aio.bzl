@@ -47,7 +47,7 @@ def _suite(name, pollers, tags):
     if pollers:
         native.test_suite(name = name, tests = [":%s@%s" % (name, p) for p in POLLERS], tags = tags)
 
-def aio_cc_test(name, srcs, deps = [], copts = [], pollers = False, tags = [], env = {}, **kwargs):
+def aio_cc_test(name, srcs, deps = [], copts = [], pollers = False, tags = [], env = {}, size = "small", **kwargs):
     for test_name, test_env, test_tags in _variants(name, pollers, tags, env):
         native.cc_test(
             name = test_name,
@@ -56,11 +56,12 @@ def aio_cc_test(name, srcs, deps = [], copts = [], pollers = False, tags = [], e
             copts = AIO_COPTS + copts,
             tags = test_tags,
             env = test_env,
+            size = size,
             **kwargs
         )
     _suite(name, pollers, tags)
 
-def aio_cc_module_test(name, srcs, deps = [], copts = [], pollers = False, tags = [], env = {}, **kwargs):
+def aio_cc_module_test(name, srcs, deps = [], copts = [], pollers = False, tags = [], env = {}, size = "small", **kwargs):
     """A test whose sources `import` named modules (a plain cc_test cannot)."""
     cc_module(
         name = name + "_objs",
@@ -71,7 +72,7 @@ def aio_cc_module_test(name, srcs, deps = [], copts = [], pollers = False, tags 
         testonly = True,
     )
     for test_name, test_env, test_tags in _variants(name, pollers, tags, env):
-        native.cc_test(name = test_name, deps = [":" + name + "_objs"], tags = test_tags, env = test_env, **kwargs)
+        native.cc_test(name = test_name, deps = [":" + name + "_objs"], tags = test_tags, env = test_env, size = size, **kwargs)
     _suite(name, pollers, tags)
 
 def aio_cc_module_binary(name, srcs, deps = [], copts = [], testonly = False, **kwargs):

@@ -44,6 +44,7 @@ EventLoop::EventLoop(EventLoopOptions options)
     : poller_(internal::make_poller(options.poller)),
       poller_name_(poller_->name()),
       wakeup_(std::make_unique<internal::Wakeup>()),
+      liveness_(std::make_shared<EventLoop*>(this)),
       debug_(debug_from_environment()) {
   if (int err = poller_->update(wakeup_->fd(), 0, internal::kReadable)) {
     throw_os_error(err, "registering the wakeup fd");
@@ -52,6 +53,7 @@ EventLoop::EventLoop(EventLoopOptions options)
 
 EventLoop::~EventLoop() {
   if (!closed_ && !running_) close();
+  *liveness_ = nullptr;
 }
 
 EventLoop* EventLoop::running_loop() noexcept { return t_running_loop; }

@@ -27,6 +27,9 @@
 
 namespace aio {
 
+template <class T>
+class Future;
+
 struct EventLoopOptions {
   PollerKind poller = PollerKind::kDefault;
 };
@@ -48,6 +51,12 @@ class EventLoop {
   // another loop runs on this thread. An Interrupt from a callback propagates out; the loop
   // stays usable and the callbacks not yet run stay queued.
   void run_forever();
+  // Runs until `future` is done and returns its result (or rethrows its exception). ValueError
+  // for a future of another loop; RuntimeError("Event loop stopped before Future completed.")
+  // if stop() ends the run first. Defined in loop/future.h; tasks and coroutines are accepted
+  // through the same entry point once they exist (they are futures).
+  template <class T>
+  decltype(auto) run_until_complete(Future<T> future);
   void stop() noexcept { stopping_ = true; }
   bool is_running() const noexcept { return running_; }
   bool is_closed() const noexcept { return closed_; }
@@ -77,6 +86,12 @@ class EventLoop {
                       std::source_location where = std::source_location::current());
   // Seconds on the loop's monotonic clock (CLOCK_MONOTONIC).
   double time() const noexcept;
+
+  // --- Futures ------------------------------------------------------------------------------
+
+  // A pending Future<T> attached to this loop (defined in loop/future.h).
+  template <class T = void>
+  Future<T> create_future(std::source_location where = std::source_location::current());
 
   // --- Watching file descriptors ------------------------------------------------------------
 
@@ -122,6 +137,10 @@ class EventLoop {
   std::string_view poller_name() const noexcept { return poller_name_; }
   // The loop running on the calling thread, or nullptr (asyncio._get_running_loop).
   static EventLoop* running_loop() noexcept;
+
+  // Internal: a token that reads nullptr once this loop is destroyed, for objects (futures)
+  // that may outlive it and must not touch it then.
+  const std::shared_ptr<EventLoop*>& liveness() const noexcept { return liveness_; }
 
  private:
   friend class Handle;
@@ -174,6 +193,7 @@ class EventLoop {
   std::atomic<bool> threadsafe_pending_{false};
 
   ExceptionHandler exception_handler_;
+  std::shared_ptr<EventLoop*> liveness_;
   bool stopping_ = false;
   bool running_ = false;
   bool closed_ = false;

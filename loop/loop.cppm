@@ -5,6 +5,7 @@ module;
 #include "loop/errors.h"
 #include "loop/event_loop.h"
 #include "loop/exception_context.h"
+#include "loop/future.h"
 #include "loop/handle.h"
 #include "loop/logging.h"
 #include "loop/poller.h"
@@ -29,8 +30,10 @@ using aio::Exception;
 using aio::exception_message;
 using aio::ExceptionContext;
 using aio::ExceptionHandler;
+using aio::DoneCallbackId;
 using aio::FileExistsError;
 using aio::FileNotFoundError;
+using aio::Future;
 using aio::Handle;
 using aio::Interrupt;
 using aio::InterruptedError;

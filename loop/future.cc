@@ -1,0 +1,107 @@
+#include "loop/future.h"
+
+#include <algorithm>
+
+namespace aio::internal {
+
+FutureCore::~FutureCore() {
+  if (!exception_unretrieved_ || *loop_ == nullptr) return;
+  // asyncio's Future.__del__: an exception nobody looked at is reported, once, now.
+  ExceptionContext context;
+  context.message = std::string(kind_name_) + " exception was never retrieved";
+  context.exception = exception_;
+  context.details[kind_name_ == std::string_view("Task") ? "task" : "future"] = repr();
+  if ((*loop_)->get_debug()) context.source_traceback = where_;
+  try {
+    (*loop_)->call_exception_handler(context);
+  } catch (...) {
+    // A destructor cannot propagate; an interrupt raised by a handler here is dropped.
+  }
+}
+
+EventLoop& FutureCore::loop() const {
+  if (*loop_ == nullptr) throw RuntimeError("the future's event loop was destroyed");
+  return **loop_;
+}
+
+std::exception_ptr FutureCore::checked_exception() {
+  if (status_ == Status::kCancelled) throw CancelledError(cancel_message_);
+  if (status_ == Status::kPending) throw InvalidStateError("Result is not ready.");
+  exception_unretrieved_ = false;
+  return exception_;
+}
+
+void FutureCore::check_settable() const {
+  if (status_ == Status::kPending) return;
+  throw InvalidStateError(
+      std::string(status_ == Status::kCancelled ? "CANCELLED: " : "FINISHED: ") + repr());
+}
+
+void FutureCore::finish_with_exception(std::exception_ptr error) {
+  check_settable();
+  if (!error) throw TypeError("set_exception() needs an exception, not an empty exception_ptr");
+  exception_ = std::move(error);
+  status_ = Status::kFinished;
+  exception_unretrieved_ = true;
+  schedule_callbacks();
+}
+
+bool FutureCore::cancel(std::string message) {
+  exception_unretrieved_ = false;
+  if (status_ != Status::kPending) return false;
+  status_ = Status::kCancelled;
+  cancel_message_ = std::move(message);
+  schedule_callbacks();
+  return true;
+}
+
+DoneCallbackId FutureCore::add_callback(Run run, const void* identity) {
+  DoneCallbackId id = next_id_++;
+  if (done()) {
+    loop().call_soon([self = shared_from_this(), run = std::move(run)]() mutable { run(self); });
+  } else {
+    callbacks_.push_back(DoneCallback{id, identity, std::move(run)});
+  }
+  return id;
+}
+
+std::size_t FutureCore::remove_callbacks(DoneCallbackId id) {
+  return std::erase_if(callbacks_, [id](const DoneCallback& cb) { return cb.id == id; });
+}
+
+std::size_t FutureCore::remove_callbacks_by_identity(const void* identity) {
+  if (identity == nullptr) return 0;
+  return std::erase_if(callbacks_,
+                       [identity](const DoneCallback& cb) { return cb.identity == identity; });
+}
+
+void FutureCore::schedule_callbacks() {
+  // Taken out first: callbacks may add or remove callbacks while they are being scheduled.
+  std::vector<DoneCallback> callbacks;
+  callbacks.swap(callbacks_);
+  std::shared_ptr<FutureCore> self = shared_from_this();
+  for (DoneCallback& cb : callbacks) {
+    loop().call_soon([self, run = std::move(cb.run)]() mutable { run(self); });
+  }
+}
+
+std::string FutureCore::repr() const {
+  std::string text = std::string("<") + kind_name_;
+  switch (status_) {
+    case Status::kPending:
+      text += " pending";
+      break;
+    case Status::kCancelled:
+      text += " cancelled";
+      break;
+    case Status::kFinished:
+      text += exception_ ? " finished exception=" + describe_exception(exception_) : " finished";
+      break;
+  }
+  if (*loop_ != nullptr && (*loop_)->get_debug()) {
+    text += std::string(" created at ") + where_.file_name() + ":" + std::to_string(where_.line());
+  }
+  return text + ">";
+}
+
+}  // namespace aio::internal

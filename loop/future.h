@@ -1,0 +1,224 @@
+// aio::Future<T>: asyncio.Future, a result that will arrive later on one loop.
+//
+// A Future is a cheap reference to shared state (copies refer to the same future). Rules, as
+// asyncio's: done-callbacks never run inside set_result/set_exception/cancel; each is scheduled
+// with call_soon, in registration order, also when added to an already-done future. Setting a
+// done future is an InvalidStateError. A future whose exception was never retrieved reports it
+// through the loop's exception handler when its last reference goes.
+#ifndef AIO_LOOP_FUTURE_H_
+#define AIO_LOOP_FUTURE_H_
+
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <source_location>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "absl/functional/any_invocable.h"
+#include "loop/errors.h"
+#include "loop/event_loop.h"
+
+namespace aio {
+
+template <class T>
+class Future;
+
+// Identifies one add_done_callback registration.
+using DoneCallbackId = std::uint64_t;
+
+namespace internal {
+
+// The type-independent part of a future: state, exception, callbacks, reporting.
+class FutureCore : public std::enable_shared_from_this<FutureCore> {
+ public:
+  using Run = absl::AnyInvocable<void(const std::shared_ptr<FutureCore>&)>;
+
+  enum class Status : std::uint8_t { kPending, kCancelled, kFinished };
+
+  FutureCore(EventLoop& loop, std::source_location where)
+      : loop_(loop.liveness()), where_(where) {}
+  virtual ~FutureCore();
+  FutureCore(const FutureCore&) = delete;
+  FutureCore& operator=(const FutureCore&) = delete;
+
+  EventLoop& loop() const;  // RuntimeError if the loop was destroyed
+  Status status() const noexcept { return status_; }
+  bool done() const noexcept { return status_ != Status::kPending; }
+
+  // Throws CancelledError / InvalidStateError as result() must; marks the exception retrieved.
+  std::exception_ptr checked_exception();
+  void check_settable() const;
+  void finish_with_exception(std::exception_ptr error);
+  void mark_finished() { status_ = Status::kFinished; }
+  bool cancel(std::string message);
+
+  // `run` receives this future's state when the callback runs (the typed Future rebuilds itself
+  // from it), so a pending future's callbacks hold no reference to it and cannot leak a cycle.
+  DoneCallbackId add_callback(Run run, const void* identity);
+  std::size_t remove_callbacks(DoneCallbackId id);
+  std::size_t remove_callbacks_by_identity(const void* identity);
+  void schedule_callbacks();
+
+  std::string repr() const;
+  std::source_location where() const noexcept { return where_; }
+
+ private:
+  struct DoneCallback {
+    DoneCallbackId id;
+    const void* identity;  // a plain function pointer's address, for removal by function
+    Run run;
+  };
+
+  std::shared_ptr<EventLoop*> loop_;
+  std::source_location where_;
+
+ protected:
+  const char* kind_name_ = "Future";  // "Task" for tasks: used in reports
+
+ private:
+  Status status_ = Status::kPending;
+  bool exception_unretrieved_ = false;
+  std::exception_ptr exception_;
+  std::string cancel_message_;
+  std::vector<DoneCallback> callbacks_;
+  DoneCallbackId next_id_ = 1;
+};
+
+template <class T>
+struct FutureState : FutureCore {
+  using FutureCore::FutureCore;
+  std::optional<T> value;
+};
+
+template <>
+struct FutureState<void> : FutureCore {
+  using FutureCore::FutureCore;
+};
+
+}  // namespace internal
+
+template <class T = void>
+class Future {
+ public:
+  using value_type = T;
+
+  Future() = default;  // empty: only assignable; use loop.create_future<T>()
+  explicit Future(std::shared_ptr<internal::FutureState<T>> state) : state_(std::move(state)) {}
+
+  bool done() const noexcept { return state_->done(); }
+  bool cancelled() const noexcept {
+    return state_->status() == internal::FutureCore::Status::kCancelled;
+  }
+
+  // The value; rethrows the exception the future was finished with; CancelledError if
+  // cancelled; InvalidStateError("Result is not ready.") if still pending.
+  decltype(auto) result() const {
+    if (std::exception_ptr error = state_->checked_exception()) std::rethrow_exception(error);
+    if constexpr (!std::is_void_v<T>) return static_cast<const T&>(*state_->value);
+  }
+  // The exception (null if it finished with a value); CancelledError if cancelled;
+  // InvalidStateError("Exception is not set.") if pending.
+  std::exception_ptr exception() const {
+    if (!done()) throw InvalidStateError("Exception is not set.");
+    return state_->checked_exception();
+  }
+
+  template <class U = T>
+    requires(!std::is_void_v<U>)
+  void set_result(U&& value) {
+    state_->check_settable();
+    state_->value.emplace(std::forward<U>(value));
+    state_->mark_finished();
+    state_->schedule_callbacks();
+  }
+  void set_result()
+    requires std::is_void_v<T>
+  {
+    state_->check_settable();
+    state_->mark_finished();
+    state_->schedule_callbacks();
+  }
+  void set_exception(std::exception_ptr error) { state_->finish_with_exception(std::move(error)); }
+  template <class E>
+    requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
+  void set_exception(E&& error) {
+    set_exception(std::make_exception_ptr(std::forward<E>(error)));
+  }
+
+  // Cancels a pending future (done-callbacks are scheduled); false if it was already done.
+  bool cancel(std::string message = "") { return state_->cancel(std::move(message)); }
+
+  // Schedules fn(future) when the future is done (at once via call_soon if it already is).
+  template <class F>
+  DoneCallbackId add_done_callback(F&& fn) {
+    const void* identity = nullptr;
+    if constexpr (std::is_convertible_v<F, void (*)(Future&)>) {
+      identity = reinterpret_cast<const void*>(static_cast<void (*)(Future&)>(fn));
+    }
+    return state_->add_callback(
+        [fn = std::forward<F>(fn)](const std::shared_ptr<internal::FutureCore>& core) mutable {
+          Future self(std::static_pointer_cast<internal::FutureState<T>>(core));
+          fn(self);
+        },
+        identity);
+  }
+  // Removes the registration `id`; returns how many were removed (0 or 1).
+  std::size_t remove_done_callback(DoneCallbackId id) { return state_->remove_callbacks(id); }
+  // Removes every registration of the plain function `fn`; returns how many.
+  std::size_t remove_done_callback(void (*fn)(Future&)) {
+    return state_->remove_callbacks_by_identity(reinterpret_cast<const void*>(fn));
+  }
+
+  EventLoop& get_loop() const { return state_->loop(); }
+
+  // "<Future pending>", "<Future cancelled>", "<Future finished result>", "<Future finished
+  // exception=aio::ValueError: x>", with " created at file:line" in debug mode.
+  std::string repr() const { return state_->repr(); }
+
+  explicit operator bool() const noexcept { return state_ != nullptr; }
+  friend bool operator==(const Future& a, const Future& b) noexcept {
+    return a.state_ == b.state_;
+  }
+
+ private:
+  std::shared_ptr<internal::FutureState<T>> state_;
+};
+
+// --- EventLoop members that need Future ------------------------------------------------------
+
+template <class T>
+Future<T> EventLoop::create_future(std::source_location where) {
+  return Future<T>(std::make_shared<internal::FutureState<T>>(*this, where));
+}
+
+template <class T>
+decltype(auto) EventLoop::run_until_complete(Future<T> future) {
+  check_runnable();
+  if (&future.get_loop() != this) {
+    throw ValueError(
+        "The future belongs to a different loop than the one specified as the loop argument");
+  }
+  // asyncio's _run_until_complete_cb: an interrupt stored in the future already ended
+  // run_forever() by propagating; stopping again would leave a stale stop request behind.
+  DoneCallbackId stopper = future.add_done_callback([](Future<T>& done) {
+    if (!done.cancelled() && is_interrupt(done.exception())) return;
+    done.get_loop().stop();
+  });
+  try {
+    run_forever();
+  } catch (...) {
+    future.remove_done_callback(stopper);
+    throw;
+  }
+  future.remove_done_callback(stopper);
+  if (!future.done()) throw RuntimeError("Event loop stopped before Future completed.");
+  return future.result();
+}
+
+}  // namespace aio
+
+#endif  // AIO_LOOP_FUTURE_H_
