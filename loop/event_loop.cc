@@ -58,6 +58,10 @@ EventLoop::~EventLoop() {
 
 EventLoop* EventLoop::running_loop() noexcept { return t_running_loop; }
 
+void EventLoop::unregister_child(internal::LoopChild* child) noexcept {
+  std::erase(children_, child);
+}
+
 double EventLoop::time() const noexcept {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -106,6 +110,14 @@ void EventLoop::close() {
   for (State* state : threadsafe) discard(state);
   while (!ready_.empty()) discard(ready_.pop_front());
   timers_.clear();
+  // Tasks still pending now can never finish: break their cycles so they are destroyed (and
+  // reported as "Task was destroyed but it is pending!").
+  std::vector<std::shared_ptr<void>> pinned;
+  for (internal::LoopChild* child : children_) pinned.push_back(child->pin());
+  for (internal::LoopChild* child : std::vector<internal::LoopChild*>(children_)) {
+    child->abandon();
+  }
+  pinned.clear();
   for (int fd = 0; fd < static_cast<int>(watches_.size()); ++fd) {
     if (watches_[fd].events) poller_->update(fd, watches_[fd].events, 0);
     for (State* state : {watches_[fd].reader, watches_[fd].writer}) {
@@ -258,8 +270,9 @@ void EventLoop::run_handle(State* state) {
     if (took >= slow_callback_duration) {
       char seconds[32];
       std::snprintf(seconds, sizeof seconds, "%.3f", took);
-      log(LogLevel::kWarning,
-          "Executing " + Handle::borrow(state).repr() + " took " + seconds + " seconds");
+      std::string name = state->describe ? state->describe(state->describe_arg)
+                                         : Handle::borrow(state).repr();
+      log(LogLevel::kWarning, "Executing " + name + " took " + seconds + " seconds");
     }
   }
 }

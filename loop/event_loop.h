@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <source_location>
+#include <string>
 #include <string_view>
 #include <type_traits>
 #include <typeinfo>
@@ -29,6 +30,24 @@ namespace aio {
 
 template <class T>
 class Future;
+template <class T>
+class Coro;
+template <class T>
+class Task;
+
+namespace internal {
+// Something running on the loop that close() must break up if it is still pending: a task
+// whose coroutine waits on a future nobody will complete keeps itself alive through that
+// future's callback (a reference cycle Python's GC would collect). close() tells each one.
+class LoopChild {
+ public:
+  virtual std::shared_ptr<void> pin() = 0;  // keeps it alive while close() works on it
+  virtual void abandon() noexcept = 0;      // drop the coroutine frame and what it awaits
+
+ protected:
+  ~LoopChild() = default;
+};
+}  // namespace internal
 
 struct EventLoopOptions {
   PollerKind poller = PollerKind::kDefault;
@@ -53,10 +72,12 @@ class EventLoop {
   void run_forever();
   // Runs until `future` is done and returns its result (or rethrows its exception). ValueError
   // for a future of another loop; RuntimeError("Event loop stopped before Future completed.")
-  // if stop() ends the run first. Defined in loop/future.h; tasks and coroutines are accepted
-  // through the same entry point once they exist (they are futures).
+  // if stop() ends the run first. A Task is a Future; a coroutine is wrapped in a new Task.
+  // Defined in loop/future.h and loop/task.h.
   template <class T>
-  decltype(auto) run_until_complete(Future<T> future);
+  T run_until_complete(Future<T> future);
+  template <class T>
+  T run_until_complete(Coro<T> coro);
   void stop() noexcept { stopping_ = true; }
   bool is_running() const noexcept { return running_; }
   bool is_closed() const noexcept { return closed_; }
@@ -92,6 +113,12 @@ class EventLoop {
   // A pending Future<T> attached to this loop (defined in loop/future.h).
   template <class T = void>
   Future<T> create_future(std::source_location where = std::source_location::current());
+
+  // Schedules `coro` as a Task (its first step via call_soon, never synchronously). An empty
+  // name becomes "Task-N". Defined in loop/task.h.
+  template <class T>
+  Task<T> create_task(Coro<T> coro, std::string name = "",
+                      std::source_location where = std::source_location::current());
 
   // --- Watching file descriptors ------------------------------------------------------------
 
@@ -138,6 +165,22 @@ class EventLoop {
   // The loop running on the calling thread, or nullptr (asyncio._get_running_loop).
   static EventLoop* running_loop() noexcept;
 
+  // Internal: tasks register here while they exist (see LoopChild).
+  void register_child(internal::LoopChild* child) { children_.push_back(child); }
+  void unregister_child(internal::LoopChild* child) noexcept;
+  const std::vector<internal::LoopChild*>& children() const noexcept { return children_; }
+
+  // Internal: call_soon whose slow-callback warning names `describe(arg)` (task steps).
+  template <class F>
+  Handle call_soon_described(F&& callback, std::string (*describe)(const void*), const void* arg,
+                             std::source_location where) {
+    check_closed();
+    State* state = make_state(std::forward<F>(callback), where, kOneShot);
+    state->describe = describe;
+    state->describe_arg = arg;
+    return schedule_soon(state);
+  }
+
   // Internal: a token that reads nullptr once this loop is destroyed, for objects (futures)
   // that may outlive it and must not touch it then.
   const std::shared_ptr<EventLoop*>& liveness() const noexcept { return liveness_; }
@@ -166,6 +209,8 @@ class EventLoop {
   }
   void check_thread() const;  // debug mode: refuse non-thread-safe calls from other threads
   void check_runnable() const;
+  template <class T>
+  T run_future_until_complete(Future<T> future, bool owned_task);
 
   Handle schedule_soon(State* state);
   TimerHandle schedule_timer(double when, State* state);
@@ -194,6 +239,7 @@ class EventLoop {
 
   ExceptionHandler exception_handler_;
   std::shared_ptr<EventLoop*> liveness_;
+  std::vector<internal::LoopChild*> children_;
   bool stopping_ = false;
   bool running_ = false;
   bool closed_ = false;

@@ -4,8 +4,11 @@
 
 namespace aio::internal {
 
-FutureCore::~FutureCore() {
+FutureCore::~FutureCore() { report_if_unretrieved(); }
+
+void FutureCore::report_if_unretrieved() noexcept {
   if (!exception_unretrieved_ || *loop_ == nullptr) return;
+  exception_unretrieved_ = false;
   // asyncio's Future.__del__: an exception nobody looked at is reported, once, now.
   ExceptionContext context;
   context.message = std::string(kind_name_) + " exception was never retrieved";
@@ -46,7 +49,7 @@ void FutureCore::finish_with_exception(std::exception_ptr error) {
   schedule_callbacks();
 }
 
-bool FutureCore::cancel(std::string message) {
+bool FutureCore::cancel_future(std::string message) {
   exception_unretrieved_ = false;
   if (status_ != Status::kPending) return false;
   status_ = Status::kCancelled;
@@ -95,8 +98,12 @@ std::string FutureCore::repr() const {
       text += " cancelled";
       break;
     case Status::kFinished:
-      text += exception_ ? " finished exception=" + describe_exception(exception_) : " finished";
+      text += " finished";
       break;
+  }
+  text += repr_extra();
+  if (status_ == Status::kFinished && exception_) {
+    text += " exception=" + describe_exception(exception_);
   }
   if (*loop_ != nullptr && (*loop_)->get_debug()) {
     text += std::string(" created at ") + where_.file_name() + ":" + std::to_string(where_.line());

@@ -52,9 +52,14 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   // Throws CancelledError / InvalidStateError as result() must; marks the exception retrieved.
   std::exception_ptr checked_exception();
   void check_settable() const;
+  // Tasks refuse set_result/set_exception from users (asyncio: RuntimeError).
+  virtual void check_user_may_set(const char* operation) const {}
   void finish_with_exception(std::exception_ptr error);
   void mark_finished() { status_ = Status::kFinished; }
-  bool cancel(std::string message);
+  // Future.cancel; tasks override it (a task forwards the cancellation to what it awaits).
+  virtual bool cancel(std::string message) { return cancel_future(std::move(message)); }
+  // The plain future's cancel, also what a task uses when its coroutine ends cancelled.
+  bool cancel_future(std::string message);
 
   // `run` receives this future's state when the callback runs (the typed Future rebuilds itself
   // from it), so a pending future's callbacks hold no reference to it and cannot leak a cycle.
@@ -65,6 +70,9 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
 
   std::string repr() const;
   std::source_location where() const noexcept { return where_; }
+  // "Future exception was never retrieved" (or Task ...), at most once. Destructors call it;
+  // a subclass calls it from its own destructor so that repr() still sees the whole object.
+  void report_if_unretrieved() noexcept;
 
  private:
   struct DoneCallback {
@@ -78,6 +86,10 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
 
  protected:
   const char* kind_name_ = "Future";  // "Task" for tasks: used in reports
+  // repr() appends this inside the brackets (tasks add their name).
+  virtual std::string repr_extra() const { return ""; }
+  void clear_unretrieved() noexcept { exception_unretrieved_ = false; }
+  const std::shared_ptr<EventLoop*>& liveness_token() const noexcept { return loop_; }
 
  private:
   Status status_ = Status::kPending;
@@ -88,14 +100,16 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   DoneCallbackId next_id_ = 1;
 };
 
+// Where a Future<T>'s value lives; a plain future's state and a task's state both embed one.
 template <class T>
-struct FutureState : FutureCore {
-  using FutureCore::FutureCore;
+struct ValueBox {
   std::optional<T> value;
 };
-
 template <>
-struct FutureState<void> : FutureCore {
+struct ValueBox<void> {};
+
+template <class T>
+struct FutureState final : FutureCore, ValueBox<T> {
   using FutureCore::FutureCore;
 };
 
@@ -107,7 +121,9 @@ class Future {
   using value_type = T;
 
   Future() = default;  // empty: only assignable; use loop.create_future<T>()
-  explicit Future(std::shared_ptr<internal::FutureState<T>> state) : state_(std::move(state)) {}
+  // Internal: a view of `core`, whose value lives in `box` (part of the same object).
+  Future(std::shared_ptr<internal::FutureCore> core, internal::ValueBox<T>* box)
+      : state_(std::move(core)), box_(box) {}
 
   bool done() const noexcept { return state_->done(); }
   bool cancelled() const noexcept {
@@ -118,7 +134,7 @@ class Future {
   // cancelled; InvalidStateError("Result is not ready.") if still pending.
   decltype(auto) result() const {
     if (std::exception_ptr error = state_->checked_exception()) std::rethrow_exception(error);
-    if constexpr (!std::is_void_v<T>) return static_cast<const T&>(*state_->value);
+    if constexpr (!std::is_void_v<T>) return static_cast<const T&>(*box_->value);
   }
   // The exception (null if it finished with a value); CancelledError if cancelled;
   // InvalidStateError("Exception is not set.") if pending.
@@ -130,19 +146,24 @@ class Future {
   template <class U = T>
     requires(!std::is_void_v<U>)
   void set_result(U&& value) {
+    state_->check_user_may_set("set_result");
     state_->check_settable();
-    state_->value.emplace(std::forward<U>(value));
+    box_->value.emplace(std::forward<U>(value));
     state_->mark_finished();
     state_->schedule_callbacks();
   }
   void set_result()
     requires std::is_void_v<T>
   {
+    state_->check_user_may_set("set_result");
     state_->check_settable();
     state_->mark_finished();
     state_->schedule_callbacks();
   }
-  void set_exception(std::exception_ptr error) { state_->finish_with_exception(std::move(error)); }
+  void set_exception(std::exception_ptr error) {
+    state_->check_user_may_set("set_exception");
+    state_->finish_with_exception(std::move(error));
+  }
   template <class E>
     requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
   void set_exception(E&& error) {
@@ -160,8 +181,9 @@ class Future {
       identity = reinterpret_cast<const void*>(static_cast<void (*)(Future&)>(fn));
     }
     return state_->add_callback(
-        [fn = std::forward<F>(fn)](const std::shared_ptr<internal::FutureCore>& core) mutable {
-          Future self(std::static_pointer_cast<internal::FutureState<T>>(core));
+        [fn = std::forward<F>(fn), box = box_](
+            const std::shared_ptr<internal::FutureCore>& core) mutable {
+          Future self(core, box);
           fn(self);
         },
         identity);
@@ -175,6 +197,9 @@ class Future {
 
   EventLoop& get_loop() const { return state_->loop(); }
 
+  // Internal: the shared state (awaiters and tasks use it).
+  const std::shared_ptr<internal::FutureCore>& state() const noexcept { return state_; }
+
   // "<Future pending>", "<Future cancelled>", "<Future finished result>", "<Future finished
   // exception=aio::ValueError: x>", with " created at file:line" in debug mode.
   std::string repr() const { return state_->repr(); }
@@ -185,18 +210,26 @@ class Future {
   }
 
  private:
-  std::shared_ptr<internal::FutureState<T>> state_;
+  std::shared_ptr<internal::FutureCore> state_;
+  internal::ValueBox<T>* box_ = nullptr;
 };
 
 // --- EventLoop members that need Future ------------------------------------------------------
 
 template <class T>
 Future<T> EventLoop::create_future(std::source_location where) {
-  return Future<T>(std::make_shared<internal::FutureState<T>>(*this, where));
+  auto state = std::make_shared<internal::FutureState<T>>(*this, where);
+  internal::ValueBox<T>* box = state.get();
+  return Future<T>(std::move(state), box);
 }
 
 template <class T>
-decltype(auto) EventLoop::run_until_complete(Future<T> future) {
+T EventLoop::run_until_complete(Future<T> future) {
+  return run_future_until_complete(std::move(future), /*owned_task=*/false);
+}
+
+template <class T>
+T EventLoop::run_future_until_complete(Future<T> future, bool owned_task) {
   check_runnable();
   if (&future.get_loop() != this) {
     throw ValueError(
@@ -211,6 +244,9 @@ decltype(auto) EventLoop::run_until_complete(Future<T> future) {
   try {
     run_forever();
   } catch (...) {
+    // A task made here for a coroutine is nobody else's: its interrupt was seen by the caller,
+    // so it must not be reported as "never retrieved" later.
+    if (owned_task && future.done() && !future.cancelled()) future.exception();
     future.remove_done_callback(stopper);
     throw;
   }

@@ -49,6 +49,9 @@ struct HandleState {
   const std::type_info* callback_type;  // for the string form
   std::source_location where;           // creation site, shown in debug mode
   double when = 0;                      // timers: absolute loop time
+  // Optional: how slow-callback warnings name this handle (a task step names its task).
+  std::string (*describe)(const void* arg) = nullptr;
+  const void* describe_arg = nullptr;
   Kind kind;
   bool cancelled = false;
   bool running = false;         // its callback is executing: destroy it only afterwards

@@ -9,6 +9,7 @@ module;
 #include "loop/handle.h"
 #include "loop/logging.h"
 #include "loop/poller.h"
+#include "loop/task.h"
 
 export module aio.loop;
 
@@ -23,6 +24,8 @@ using aio::ConnectionAbortedError;
 using aio::ConnectionError;
 using aio::ConnectionRefusedError;
 using aio::ConnectionResetError;
+using aio::Coro;
+using aio::operator co_await;
 using aio::describe_exception;
 using aio::EventLoop;
 using aio::EventLoopOptions;
@@ -33,6 +36,7 @@ using aio::ExceptionHandler;
 using aio::DoneCallbackId;
 using aio::FileExistsError;
 using aio::FileNotFoundError;
+using aio::get_running_loop;
 using aio::Future;
 using aio::Handle;
 using aio::Interrupt;
@@ -53,7 +57,9 @@ using aio::PollerKind;
 using aio::ProcessLookupError;
 using aio::RuntimeError;
 using aio::set_log_sink;
+using aio::sleep;
 using aio::SystemExit;
+using aio::Task;
 using aio::throw_errno;
 using aio::throw_os_error;
 using aio::TimeoutError;
