@@ -2,6 +2,7 @@
 // source of truth (and remain #include-able); this unit exports the names they declare.
 module;
 
+#include "loop/combinators.h"
 #include "loop/errors.h"
 #include "loop/event_loop.h"
 #include "loop/exception_context.h"
@@ -27,6 +28,7 @@ using aio::ConnectionResetError;
 using aio::Coro;
 using aio::operator co_await;
 using aio::describe_exception;
+using aio::ensure_future;
 using aio::EventLoop;
 using aio::EventLoopOptions;
 using aio::Exception;
@@ -36,6 +38,7 @@ using aio::ExceptionHandler;
 using aio::DoneCallbackId;
 using aio::FileExistsError;
 using aio::FileNotFoundError;
+using aio::gather;
 using aio::get_running_loop;
 using aio::Future;
 using aio::Handle;
@@ -57,6 +60,7 @@ using aio::PollerKind;
 using aio::ProcessLookupError;
 using aio::RuntimeError;
 using aio::set_log_sink;
+using aio::shield;
 using aio::sleep;
 using aio::SystemExit;
 using aio::Task;
@@ -66,4 +70,5 @@ using aio::TimeoutError;
 using aio::TimerHandle;
 using aio::TypeError;
 using aio::ValueError;
+using aio::wait_for;
 }  // namespace aio

@@ -1,0 +1,238 @@
+// asyncio's helpers over futures and tasks: ensure_future, shield, wait_for, gather.
+// They follow asyncio 3.8's tasks.py rule by rule; each comment names the rule it keeps.
+#ifndef AIO_LOOP_COMBINATORS_H_
+#define AIO_LOOP_COMBINATORS_H_
+
+#include <memory>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "loop/coro.h"
+#include "loop/future.h"
+#include "loop/task.h"
+
+namespace aio {
+
+// --- ensure_future ----------------------------------------------------------------------------
+
+// A future (or task) is returned as it is; a coroutine is scheduled as a Task on `loop`
+// (default: the running loop).
+template <class T>
+Future<T> ensure_future(Future<T> future) {
+  return future;
+}
+template <class T>
+Task<T> ensure_future(Coro<T> coro, EventLoop* loop = nullptr) {
+  EventLoop& target = loop ? *loop : get_running_loop();
+  return target.create_task(std::move(coro));
+}
+
+namespace internal {
+
+// Copies a done future's outcome (value, exception or cancellation) into a pending one.
+template <class T>
+void copy_outcome(const Future<T>& from, Future<T>& to) {
+  if (from.cancelled()) {
+    to.cancel();
+  } else if (std::exception_ptr error = from.exception()) {
+    to.set_exception(error);
+  } else if constexpr (std::is_void_v<T>) {
+    to.set_result();
+  } else {
+    to.set_result(from.result());
+  }
+}
+
+// Resolves `waiter` (if still pending): the shared "release the waiter" callback.
+inline void release(Future<void>& waiter) {
+  if (!waiter.done()) waiter.set_result();
+}
+
+// Cancels `future` and waits until it is really done (asyncio's _cancel_and_wait).
+template <class T>
+Coro<void> cancel_and_wait(Future<T> future) {
+  Future<void> waiter = future.get_loop().create_future();
+  DoneCallbackId callback =
+      future.add_done_callback([waiter](Future<T>&) mutable { release(waiter); });
+  future.cancel();
+  struct Unregister {
+    Future<T>& future;
+    DoneCallbackId id;
+    ~Unregister() { future.remove_done_callback(id); }
+  } unregister{future, callback};
+  co_await waiter;
+}
+
+}  // namespace internal
+
+// --- shield -----------------------------------------------------------------------------------
+
+// Protects `inner` from cancellation: cancelling the returned future does not cancel inner
+// (whose result is then marked retrieved); inner's outcome is copied to it otherwise.
+template <class T>
+Future<T> shield(Future<T> inner) {
+  if (inner.done()) return inner;
+  Future<T> outer = inner.get_loop().template create_future<T>();
+  DoneCallbackId on_inner = inner.add_done_callback([outer](Future<T>& done) mutable {
+    if (outer.cancelled()) {
+      if (!done.cancelled()) done.exception();  // nobody will look at it: mark it retrieved
+      return;
+    }
+    internal::copy_outcome(done, outer);
+  });
+  outer.add_done_callback([inner, on_inner](Future<T>&) mutable {
+    if (!inner.done()) inner.remove_done_callback(on_inner);
+  });
+  return outer;
+}
+template <class T>
+Future<T> shield(Coro<T> coro) {
+  return shield(Future<T>(ensure_future(std::move(coro))));
+}
+
+// --- wait_for ---------------------------------------------------------------------------------
+
+// Waits for `future` at most `timeout` seconds. On timeout the future is cancelled, awaited, and
+// TimeoutError is raised. If the waiting task itself is cancelled, so is the future.
+template <class T>
+Coro<T> wait_for(Future<T> future, double timeout) {
+  EventLoop& loop = get_running_loop();
+  if (timeout <= 0) {
+    if (future.done()) co_return future.result();
+    co_await internal::cancel_and_wait(future);
+    throw TimeoutError();
+  }
+  Future<void> waiter = loop.create_future();
+  TimerHandle timeout_handle =
+      loop.call_later(timeout, [waiter]() mutable { internal::release(waiter); });
+  struct CancelTimer {
+    TimerHandle& handle;
+    ~CancelTimer() { handle.cancel(); }
+  } cancel_timer{timeout_handle};
+  DoneCallbackId callback =
+      future.add_done_callback([waiter](Future<T>&) mutable { internal::release(waiter); });
+
+  std::exception_ptr cancelled;
+  try {
+    co_await waiter;
+  } catch (const CancelledError&) {
+    cancelled = std::current_exception();
+  }
+  if (future.done()) co_return future.result();
+  future.remove_done_callback(callback);
+  co_await internal::cancel_and_wait(future);
+  if (cancelled) std::rethrow_exception(cancelled);
+  throw TimeoutError();
+}
+template <class T>
+Coro<T> wait_for(Coro<T> coro, double timeout) {
+  Task<T> task = get_running_loop().create_task(std::move(coro));
+  co_return co_await wait_for(Future<T>(task), timeout);
+}
+
+// --- gather -----------------------------------------------------------------------------------
+
+namespace internal {
+
+// The future gather() returns (asyncio's _GatheringFuture): cancelling it cancels every child.
+template <class R>
+class GatherState final : public FutureCore, public ValueBox<R> {
+ public:
+  using FutureCore::FutureCore;
+  bool cancel(std::string message) override {
+    if (done()) return false;
+    bool any = false;
+    for (const std::shared_ptr<FutureCore>& child : children) {
+      if (child->cancel(message)) any = true;
+    }
+    if (any) cancel_requested = true;  // the outcome is decided when the children are done
+    return any;
+  }
+  std::vector<std::shared_ptr<FutureCore>> children;
+  std::size_t finished = 0;
+  bool cancel_requested = false;
+};
+
+template <class T>
+using GatherValue = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+template <class T>
+GatherValue<T> gather_value(const Future<T>& child) {
+  if constexpr (std::is_void_v<T>) {
+    child.result();
+    return {};
+  } else {
+    return child.result();
+  }
+}
+
+// One child finished: asyncio's _done_callback. `collect` builds the result from all children
+// once each is done.
+template <class R, class T, class Collect>
+void on_child_done(const std::shared_ptr<GatherState<R>>& state, Future<T>& child,
+                   Collect& collect) {
+  ++state->finished;
+  Future<R> outer(state, state.get());
+  if (outer.done()) {
+    if (!child.cancelled()) child.exception();  // mark retrieved: nobody else will
+    return;
+  }
+  if (child.cancelled()) {
+    outer.set_exception(CancelledError());
+    return;
+  }
+  if (std::exception_ptr error = child.exception()) {
+    outer.set_exception(error);
+    return;
+  }
+  if (state->finished < state->children.size()) return;
+  if (state->cancel_requested) {
+    outer.set_exception(CancelledError());
+  } else {
+    outer.set_result(collect());
+  }
+}
+
+}  // namespace internal
+
+// Runs the futures concurrently and resolves to their results in input order. The first
+// exception (or a child's cancellation, as CancelledError) is propagated at once; the other
+// children keep running. Cancelling the returned future cancels all children.
+template <class T>
+Future<std::vector<internal::GatherValue<T>>> gather(std::vector<Future<T>> children) {
+  using R = std::vector<internal::GatherValue<T>>;
+  EventLoop& loop = children.empty() ? get_running_loop() : children.front().get_loop();
+  auto state = std::make_shared<internal::GatherState<R>>(loop, std::source_location::current());
+  Future<R> outer(state, state.get());
+  if (children.empty()) {
+    outer.set_result(R{});
+    return outer;
+  }
+  for (Future<T>& child : children) state->children.push_back(child.state());
+  auto shared_children = std::make_shared<std::vector<Future<T>>>(children);
+  std::weak_ptr<internal::GatherState<R>> weak = state;
+  for (Future<T>& child : children) {
+    child.add_done_callback([weak, shared_children](Future<T>& done) {
+      auto collect = [&] {
+        R results;
+        for (const Future<T>& f : *shared_children) results.push_back(internal::gather_value(f));
+        return results;
+      };
+      if (auto locked = weak.lock()) internal::on_child_done(locked, done, collect);
+    });
+  }
+  return outer;
+}
+template <class T>
+Future<std::vector<internal::GatherValue<T>>> gather(std::vector<Coro<T>> coros) {
+  std::vector<Future<T>> children;
+  for (Coro<T>& coro : coros) children.push_back(ensure_future(std::move(coro)));
+  return gather(std::move(children));
+}
+
+}  // namespace aio
+
+#endif  // AIO_LOOP_COMBINATORS_H_
