@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "loop/executor.h"
 #include "loop/logging.h"
 
 namespace aio {
@@ -45,6 +46,7 @@ EventLoop::EventLoop(EventLoopOptions options)
       poller_name_(poller_->name()),
       wakeup_(std::make_unique<internal::Wakeup>()),
       liveness_(std::make_shared<EventLoop*>(this)),
+      poster_(std::make_shared<internal::LoopPoster>(this)),
       debug_(debug_from_environment()) {
   if (int err = poller_->update(wakeup_->fd(), 0, internal::kReadable)) {
     throw_os_error(err, "registering the wakeup fd");
@@ -53,7 +55,29 @@ EventLoop::EventLoop(EventLoopOptions options)
 
 EventLoop::~EventLoop() {
   if (!closed_ && !running_) close();
+  poster_->detach();
   *liveness_ = nullptr;
+  default_executor_.reset();  // joins its threads: their jobs may still be running
+}
+
+bool internal::LoopPoster::post(absl::AnyInvocable<void()> callback) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (loop_ == nullptr) return false;
+  try {
+    loop_->call_soon_threadsafe(std::move(callback));
+    return true;
+  } catch (const RuntimeError&) {
+    return false;  // closed
+  }
+}
+
+void internal::LoopPoster::detach() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  loop_ = nullptr;
+}
+
+void EventLoop::set_default_executor(std::shared_ptr<Executor> executor) {
+  default_executor_ = std::move(executor);
 }
 
 EventLoop* EventLoop::running_loop() noexcept { return t_running_loop; }
@@ -129,6 +153,8 @@ void EventLoop::close() {
   }
   watches_.clear();
   poller_.reset();
+  // asyncio: close() shuts the default executor down without waiting for it.
+  if (default_executor_) default_executor_->shutdown(false);
 }
 
 // --- Scheduling ---------------------------------------------------------------------------------

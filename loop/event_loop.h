@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/functional/any_invocable.h"
 #include "loop/errors.h"
 #include "loop/exception_context.h"
 #include "loop/handle.h"
@@ -34,8 +35,24 @@ template <class T>
 class Coro;
 template <class T>
 class Task;
+class Executor;
 
 namespace internal {
+// Reaches a loop from any thread, safely even while (or after) the loop is closed and
+// destroyed: other threads hold this, never the loop itself.
+class LoopPoster {
+ public:
+  explicit LoopPoster(EventLoop* loop) : loop_(loop) {}
+  // call_soon_threadsafe(callback) if the loop still accepts callbacks; false otherwise (the
+  // callback is then destroyed on the calling thread).
+  bool post(absl::AnyInvocable<void()> callback);
+  void detach();
+
+ private:
+  std::mutex mutex_;
+  EventLoop* loop_;  // guarded by mutex_
+};
+
 // Something running on the loop that close() must break up if it is still pending: a task
 // whose coroutine waits on a future nobody will complete keeps itself alive through that
 // future's callback (a reference cycle Python's GC would collect). close() tells each one.
@@ -119,6 +136,21 @@ class EventLoop {
   template <class T>
   Task<T> create_task(Coro<T> coro, std::string name = "",
                       std::source_location where = std::source_location::current());
+
+  // --- Executors ----------------------------------------------------------------------------
+
+  // Runs fn() in `executor` (null: the default ThreadPoolExecutor, created on first use) and
+  // returns a loop future for its value. Cancelling the future cancels the job if it has not
+  // started; a job that ends after its future was cancelled, or after the loop closed, posts
+  // nothing. Defined in loop/run_in_executor.h.
+  template <class F>
+  auto run_in_executor(Executor* executor, F&& fn);
+  void set_default_executor(std::shared_ptr<Executor> executor);
+  // Shuts the default executor down, waiting (on a helper thread) for its jobs. Defined in
+  // loop/run_in_executor.cc.
+  Coro<void> shutdown_default_executor();
+  // Internal: the thread-safe way back to this loop.
+  const std::shared_ptr<internal::LoopPoster>& poster() const noexcept { return poster_; }
 
   // --- Watching file descriptors ------------------------------------------------------------
 
@@ -240,6 +272,9 @@ class EventLoop {
   ExceptionHandler exception_handler_;
   std::shared_ptr<EventLoop*> liveness_;
   std::vector<internal::LoopChild*> children_;
+  std::shared_ptr<internal::LoopPoster> poster_;
+  std::shared_ptr<Executor> default_executor_;
+  bool executor_shutdown_called_ = false;
   bool stopping_ = false;
   bool running_ = false;
   bool closed_ = false;

@@ -199,6 +199,7 @@ class Future {
 
   // Internal: the shared state (awaiters and tasks use it).
   const std::shared_ptr<internal::FutureCore>& state() const noexcept { return state_; }
+  internal::ValueBox<T>* box() const noexcept { return box_; }
 
   // "<Future pending>", "<Future cancelled>", "<Future finished result>", "<Future finished
   // exception=aio::ValueError: x>", with " created at file:line" in debug mode.

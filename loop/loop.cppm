@@ -10,6 +10,7 @@ module;
 #include "loop/handle.h"
 #include "loop/logging.h"
 #include "loop/poller.h"
+#include "loop/run_in_executor.h"
 #include "loop/task.h"
 
 export module aio.loop;
@@ -21,6 +22,7 @@ using aio::BrokenPipeError;
 using aio::Callback;
 using aio::CancelledError;
 using aio::ChildProcessError;
+using aio::ConcurrentFuture;
 using aio::ConnectionAbortedError;
 using aio::ConnectionError;
 using aio::ConnectionRefusedError;
@@ -32,6 +34,7 @@ using aio::ensure_future;
 using aio::EventLoop;
 using aio::EventLoopOptions;
 using aio::Exception;
+using aio::Executor;
 using aio::exception_message;
 using aio::ExceptionContext;
 using aio::ExceptionHandler;
@@ -66,9 +69,11 @@ using aio::SystemExit;
 using aio::Task;
 using aio::throw_errno;
 using aio::throw_os_error;
+using aio::ThreadPoolExecutor;
 using aio::TimeoutError;
 using aio::TimerHandle;
 using aio::TypeError;
 using aio::ValueError;
 using aio::wait_for;
+using aio::wrap_future;
 }  // namespace aio
