@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -36,6 +37,12 @@ class Coro;
 template <class T>
 class Task;
 class Executor;
+class TaskRef;
+
+// loop.set_task_factory(): called with every task create_task() makes, before its first step
+// runs; it may rename, instrument or track the task (see docs/API.md for why it does
+// not construct the task itself).
+using TaskFactory = std::function<void(EventLoop&, TaskRef)>;
 
 namespace internal {
 // Reaches a loop from any thread, safely even while (or after) the loop is closed and
@@ -151,6 +158,11 @@ class EventLoop {
   Coro<void> shutdown_default_executor();
   // Internal: the thread-safe way back to this loop.
   const std::shared_ptr<internal::LoopPoster>& poster() const noexcept { return poster_; }
+
+  // An empty factory restores the default (no hook).
+  void set_task_factory(TaskFactory factory) { task_factory_ = std::move(factory); }
+  // The factory, or an empty one if the default is in use.
+  TaskFactory get_task_factory() const { return task_factory_; }
 
   // --- Watching file descriptors ------------------------------------------------------------
 
@@ -274,6 +286,7 @@ class EventLoop {
   std::vector<internal::LoopChild*> children_;
   std::shared_ptr<internal::LoopPoster> poster_;
   std::shared_ptr<Executor> default_executor_;
+  TaskFactory task_factory_;
   bool executor_shutdown_called_ = false;
   bool stopping_ = false;
   bool running_ = false;

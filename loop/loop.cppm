@@ -9,7 +9,9 @@ module;
 #include "loop/future.h"
 #include "loop/handle.h"
 #include "loop/logging.h"
+#include "loop/policy.h"
 #include "loop/poller.h"
+#include "loop/run.h"
 #include "loop/run_in_executor.h"
 #include "loop/task.h"
 
@@ -33,6 +35,8 @@ using aio::describe_exception;
 using aio::ensure_future;
 using aio::EventLoop;
 using aio::EventLoopOptions;
+using aio::EventLoopPolicy;
+using aio::DefaultEventLoopPolicy;
 using aio::Exception;
 using aio::Executor;
 using aio::exception_message;
@@ -42,6 +46,8 @@ using aio::DoneCallbackId;
 using aio::FileExistsError;
 using aio::FileNotFoundError;
 using aio::gather;
+using aio::get_event_loop;
+using aio::get_event_loop_policy;
 using aio::get_running_loop;
 using aio::Future;
 using aio::Handle;
@@ -53,6 +59,7 @@ using aio::IsADirectoryError;
 using aio::KeyboardInterrupt;
 using aio::log;
 using aio::log_level_name;
+using aio::new_event_loop;
 using aio::LogLevel;
 using aio::LogSink;
 using aio::NotADirectoryError;
@@ -61,12 +68,17 @@ using aio::OSError;
 using aio::PermissionError;
 using aio::PollerKind;
 using aio::ProcessLookupError;
+using aio::run;
 using aio::RuntimeError;
+using aio::set_event_loop;
+using aio::set_event_loop_policy;
 using aio::set_log_sink;
 using aio::shield;
 using aio::sleep;
 using aio::SystemExit;
 using aio::Task;
+using aio::TaskFactory;
+using aio::TaskRef;
 using aio::throw_errno;
 using aio::throw_os_error;
 using aio::ThreadPoolExecutor;

@@ -74,7 +74,9 @@ Task<T> EventLoop::create_task(Coro<T> coro, std::string name, std::source_locat
   state->adopt(coro.release());
   internal::ValueBox<T>* box = state.get();
   internal::TaskCore* core = state.get();
-  return Task<T>(std::move(state), box, core);
+  Task<T> task(state, box, core);
+  if (task_factory_) task_factory_(*this, TaskRef(std::move(state)));
+  return task;
 }
 
 template <class T>

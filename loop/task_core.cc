@@ -20,6 +20,17 @@ bool is_cancelled_error(const std::exception_ptr& error) {
 
 }  // namespace
 
+std::vector<TaskRef> pending_tasks(EventLoop& loop) {
+  std::vector<TaskRef> tasks;
+  for (LoopChild* child : loop.children()) {
+    auto* task = dynamic_cast<TaskCore*>(child);
+    if (task != nullptr && !task->done()) {
+      tasks.emplace_back(std::static_pointer_cast<TaskCore>(task->shared_from_this()));
+    }
+  }
+  return tasks;
+}
+
 EventLoop& running_loop_or_throw() {
   EventLoop* loop = EventLoop::running_loop();
   if (loop == nullptr) throw RuntimeError("no running event loop");

@@ -12,6 +12,7 @@
 #include <memory>
 #include <source_location>
 #include <string>
+#include <vector>
 
 #include "loop/future.h"
 
@@ -66,6 +67,43 @@ class TaskCore : public FutureCore, public LoopChild {
   bool must_cancel_ = false;
   bool suspended_properly_ = false;            // set by suspend_on / suspend_yield
 };
+
+}  // namespace aio::internal
+
+namespace aio {
+
+// A type-erased reference to a task of any result type: what task factories and task listings
+// hand out. Keeps the task alive.
+class TaskRef {
+ public:
+  explicit TaskRef(std::shared_ptr<internal::TaskCore> core) : core_(std::move(core)) {}
+  const std::string& get_name() const { return core_->name(); }
+  void set_name(std::string name) { core_->set_name(std::move(name)); }
+  bool cancel(std::string message = "") { return core_->cancel(std::move(message)); }
+  bool done() const { return core_->done(); }
+  bool cancelled() const {
+    return core_->status() == internal::FutureCore::Status::kCancelled;
+  }
+  // As Future::exception(): null for a value, CancelledError if cancelled, InvalidStateError
+  // if pending.
+  std::exception_ptr exception() const {
+    if (!done()) throw InvalidStateError("Exception is not set.");
+    return core_->checked_exception();
+  }
+  std::string repr() const { return core_->repr(); }
+  internal::TaskCore& core() const { return *core_; }
+  friend bool operator==(const TaskRef& a, const TaskRef& b) { return a.core_ == b.core_; }
+
+ private:
+  std::shared_ptr<internal::TaskCore> core_;
+};
+
+}  // namespace aio
+
+namespace aio::internal {
+
+// The tasks of `loop` that are not done yet.
+std::vector<TaskRef> pending_tasks(EventLoop& loop);
 
 // "no running event loop" unless a loop runs on this thread (asyncio.get_running_loop).
 EventLoop& running_loop_or_throw();
