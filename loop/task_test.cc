@@ -173,6 +173,82 @@ TEST(TaskTest, SleepZeroInterleavesTasksLikeCPython) {
   EXPECT_EQ(join(order), oracle);
 }
 
+constexpr const char* kCancellationScenario = R"py(
+import asyncio
+order = []
+async def child():
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        order.append("child-cancelled")
+        raise
+async def main():
+    loop = asyncio.get_running_loop()
+    t = loop.create_task(child())
+    t.add_done_callback(lambda f: order.append("done-cb"))
+    await asyncio.sleep(0)
+    loop.call_soon(lambda: order.append("soon"))
+    t.cancel()
+    order.append("after-cancel")
+    try:
+        await t
+    except asyncio.CancelledError:
+        order.append("main-saw-cancel")
+    f = loop.create_future()
+    f.add_done_callback(lambda f: order.append("f-cb"))
+    loop.call_soon(f.cancel)
+    loop.call_soon(lambda: order.append("soon2"))
+    try:
+        await f
+    except asyncio.CancelledError:
+        order.append("main-saw-f-cancel")
+asyncio.run(main())
+print(" ".join(order))
+)py";
+
+TEST(TaskTest, CancellationCallbackOrderMatchesCPython) {
+  EventLoop loop;
+  Strings order;
+  auto child = [&]() -> Coro<void> {
+    try {
+      co_await sleep(10);
+    } catch (const CancelledError&) {
+      order.push_back("child-cancelled");
+      throw;
+    }
+  };
+  auto main_coro = [&]() -> Coro<void> {
+    EventLoop& running = get_running_loop();
+    Task<void> t = running.create_task(child());
+    t.add_done_callback([&](Future<void>&) { order.push_back("done-cb"); });
+    co_await sleep(0);
+    running.call_soon([&] { order.push_back("soon"); });
+    t.cancel();
+    order.push_back("after-cancel");
+    try {
+      co_await t;
+    } catch (const CancelledError&) {
+      order.push_back("main-saw-cancel");
+    }
+    Future<void> f = running.create_future();
+    f.add_done_callback([&](Future<void>&) { order.push_back("f-cb"); });
+    running.call_soon([f]() mutable { f.cancel(); });
+    running.call_soon([&] { order.push_back("soon2"); });
+    try {
+      co_await f;
+    } catch (const CancelledError&) {
+      order.push_back("main-saw-f-cancel");
+    }
+  };
+  loop.run_until_complete(main_coro());
+  EXPECT_EQ(join(order),
+            "after-cancel soon child-cancelled done-cb main-saw-cancel soon2 f-cb "
+            "main-saw-f-cancel");
+  std::string oracle = python_oracle(kCancellationScenario);
+  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
+  EXPECT_EQ(join(order), oracle);
+}
+
 TEST(TaskTest, SleepWaitsAtLeastTheDelayAndCanReturnAValue) {
   EventLoop loop;
   double start = loop.time();
