@@ -32,20 +32,6 @@ Task<T> ensure_future(Coro<T> coro, EventLoop* loop = nullptr) {
 
 namespace internal {
 
-// Copies a done future's outcome (value, exception or cancellation) into a pending one.
-template <class T>
-void copy_outcome(const Future<T>& from, Future<T>& to) {
-  if (from.cancelled()) {
-    to.cancel();
-  } else if (std::exception_ptr error = from.exception()) {
-    to.set_exception(error);
-  } else if constexpr (std::is_void_v<T>) {
-    to.set_result();
-  } else {
-    to.set_result(from.result());
-  }
-}
-
 // Resolves `waiter` (if still pending): the shared "release the waiter" callback.
 inline void release(Future<void>& waiter) {
   if (!waiter.done()) waiter.set_result();

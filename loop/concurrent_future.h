@@ -16,6 +16,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "loop/errors.h"
+#include "loop/logging.h"
 
 namespace aio {
 
@@ -59,13 +60,10 @@ class ConcurrentFuture {
   }
 
   template <class U = T>
-    requires(!std::is_void_v<U>)
-  void set_result(U&& value) {
+  requires(!std::is_void_v<U>) void set_result(U&& value) {
     finish([&] { state_->result.value.emplace(std::forward<U>(value)); });
   }
-  void set_result()
-    requires std::is_void_v<T>
-  {
+  void set_result() requires std::is_void_v<T> {
     finish([&] { state_->result.value.emplace(true); });
   }
   void set_exception(std::exception_ptr error) {
@@ -98,7 +96,7 @@ class ConcurrentFuture {
         return;
       }
     }
-    callback();
+    run_one(callback);
   }
 
  private:
@@ -143,8 +141,21 @@ class ConcurrentFuture {
     state_->done.notify_all();
     run(callbacks);
   }
+  static void run_one(Callback& callback) {
+    std::vector<Callback> one;
+    one.push_back(std::move(callback));
+    run(one);
+  }
+  // A failing callback is logged and the others still run (concurrent.futures does the same).
   static void run(std::vector<Callback>& callbacks) {
-    for (Callback& callback : callbacks) callback();
+    for (Callback& callback : callbacks) {
+      try {
+        callback();
+      } catch (...) {
+        log(LogLevel::kError, "exception calling callback for ConcurrentFuture\n" +
+                                  describe_exception(std::current_exception()));
+      }
+    }
   }
 
   std::shared_ptr<State> state_;

@@ -97,15 +97,4 @@ std::string exception_message(const std::exception_ptr& error) {
   }
 }
 
-bool is_interrupt(const std::exception_ptr& error) {
-  if (!error) return false;
-  try {
-    std::rethrow_exception(error);
-  } catch (const Interrupt&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 }  // namespace aio

@@ -45,8 +45,7 @@ class KeyboardInterrupt : public Interrupt {
 
 class SystemExit : public Interrupt {
  public:
-  explicit SystemExit(int code = 0)
-      : Interrupt(std::to_string(code)), code_(code) {}
+  explicit SystemExit(int code = 0) : Interrupt(std::to_string(code)), code_(code) {}
   int code() const noexcept { return code_; }
 
  private:
@@ -56,8 +55,7 @@ class SystemExit : public Interrupt {
 // The operation was cancelled (a BaseException since Python 3.8, and here).
 class CancelledError : public BaseException {
  public:
-  explicit CancelledError(std::string message = "")
-      : message_(std::move(message)) {}
+  explicit CancelledError(std::string message = "") : message_(std::move(message)) {}
   const char* what() const noexcept override { return message_.c_str(); }
 
  private:
@@ -110,11 +108,10 @@ class OSError : public internal::StdError<std::system_error> {
 };
 
 // The errno-specific OSError subclasses asyncio users catch.
-#define AIO_OS_ERROR_SUBCLASS(Name)                                   \
-  class Name : public OSError {                                       \
-   public:                                                            \
-    explicit Name(int err, const std::string& what_arg = "")          \
-        : OSError(err, what_arg) {}                                   \
+#define AIO_OS_ERROR_SUBCLASS(Name)                                                      \
+  class Name : public OSError {                                                          \
+   public:                                                                               \
+    explicit Name(int err, const std::string& what_arg = "") : OSError(err, what_arg) {} \
   }
 AIO_OS_ERROR_SUBCLASS(BlockingIOError);
 AIO_OS_ERROR_SUBCLASS(ChildProcessError);
@@ -128,11 +125,10 @@ AIO_OS_ERROR_SUBCLASS(PermissionError);
 AIO_OS_ERROR_SUBCLASS(ProcessLookupError);
 #undef AIO_OS_ERROR_SUBCLASS
 
-#define AIO_CONNECTION_ERROR_SUBCLASS(Name)                           \
-  class Name : public ConnectionError {                               \
-   public:                                                            \
-    explicit Name(int err, const std::string& what_arg = "")          \
-        : ConnectionError(err, what_arg) {}                           \
+#define AIO_CONNECTION_ERROR_SUBCLASS(Name)                                                      \
+  class Name : public ConnectionError {                                                          \
+   public:                                                                                       \
+    explicit Name(int err, const std::string& what_arg = "") : ConnectionError(err, what_arg) {} \
   }
 AIO_CONNECTION_ERROR_SUBCLASS(BrokenPipeError);
 AIO_CONNECTION_ERROR_SUBCLASS(ConnectionAbortedError);
@@ -161,8 +157,21 @@ namespace internal {
 std::string demangle_type(const std::type_info& type);
 }  // namespace internal
 
+// True if `error` holds an exception of type E (or derived from it).
+template <class E>
+bool holds(const std::exception_ptr& error) {
+  if (!error) return false;
+  try {
+    std::rethrow_exception(error);
+  } catch (const E&) {
+    return true;
+  } catch (...) {
+    return false;
+  }
+}
+
 // True if `error` is an aio::Interrupt (KeyboardInterrupt/SystemExit stand-in).
-bool is_interrupt(const std::exception_ptr& error);
+inline bool is_interrupt(const std::exception_ptr& error) { return holds<Interrupt>(error); }
 
 }  // namespace aio
 

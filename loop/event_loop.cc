@@ -296,8 +296,8 @@ void EventLoop::run_handle(State* state) {
     if (took >= slow_callback_duration) {
       char seconds[32];
       std::snprintf(seconds, sizeof seconds, "%.3f", took);
-      std::string name = state->describe ? state->describe(state->describe_arg)
-                                         : Handle::borrow(state).repr();
+      std::string name =
+          state->describe ? state->describe(state->describe_arg) : Handle::borrow(state).repr();
       log(LogLevel::kWarning, "Executing " + name + " took " + seconds + " seconds");
     }
   }

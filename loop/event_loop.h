@@ -7,8 +7,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <source_location>
@@ -40,8 +40,8 @@ class Executor;
 class TaskRef;
 
 // loop.set_task_factory(): called with every task create_task() makes, before its first step
-// runs; it may rename, instrument or track the task (see docs/API.md for why it does
-// not construct the task itself).
+// is scheduled (if it throws, create_task throws and the task never runs); it may rename,
+// instrument or track the task (see docs/API.md for why it does not construct the task itself).
 using TaskFactory = std::function<void(EventLoop&, TaskRef)>;
 
 namespace internal {
@@ -244,8 +244,8 @@ class EventLoop {
 
   template <class F>
   State* make_state(F&& callback, std::source_location where, State::Kind kind) {
-    return new State(this, Callback(std::forward<F>(callback)), kind,
-                     typeid(std::decay_t<F>), where);
+    return new State(this, Callback(std::forward<F>(callback)), kind, typeid(std::decay_t<F>),
+                     where);
   }
 
   void check_closed() const {
@@ -274,7 +274,7 @@ class EventLoop {
   std::unique_ptr<internal::Wakeup> wakeup_;  // reset by close(), under threadsafe_mutex_
   internal::RingQueue<State*> ready_;
   internal::TimerQueue timers_;
-  std::vector<FdWatch> watches_;  // indexed by fd
+  std::vector<FdWatch> watches_;                          // indexed by fd
   std::vector<std::pair<int, std::uint32_t>> io_events_;  // one poll's results
 
   std::mutex threadsafe_mutex_;

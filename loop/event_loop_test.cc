@@ -24,20 +24,11 @@
 namespace aio {
 namespace {
 
+using ::aio::testing::error_message;
 using ::aio::testing::LogCapture;
 using ::aio::testing::Pipe;
 using ::aio::testing::run_with_timeout;
 using Strings = std::vector<std::string>;
-
-template <class F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
 
 TEST(EventLoopTest, UsesThePollerTheTestWasExpandedFor) {
   EventLoop loop;

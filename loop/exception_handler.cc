@@ -15,7 +15,8 @@ std::string where(const std::source_location& site) {
 }  // namespace
 
 void EventLoop::default_exception_handler(const ExceptionContext& context) {
-  std::string text = context.message.empty() ? "Unhandled exception in event loop" : context.message;
+  std::string text =
+      context.message.empty() ? "Unhandled exception in event loop" : context.message;
   // The keys other than message and exception, in sorted order, as asyncio prints them.
   std::map<std::string, std::string> keys = context.details;
   if (context.handle) keys["handle"] = context.handle.repr();
@@ -37,8 +38,8 @@ void EventLoop::call_exception_handler(const ExceptionContext& context) {
     } catch (const Interrupt&) {
       throw;
     } catch (...) {
-      log(LogLevel::kError,
-          "Exception in default exception handler\n" + describe_exception(std::current_exception()));
+      log(LogLevel::kError, "Exception in default exception handler\n" +
+                                describe_exception(std::current_exception()));
     }
     return;
   }
@@ -67,7 +68,8 @@ void EventLoop::call_exception_handler(const ExceptionContext& context) {
 
 void EventLoop::report_callback_error(State* state, std::exception_ptr error) {
   ExceptionContext context;
-  context.message = "Exception in callback " + internal::demangle_type(*state->callback_type) + "()";
+  context.message =
+      "Exception in callback " + internal::demangle_type(*state->callback_type) + "()";
   context.exception = std::move(error);
   context.handle = Handle::borrow(state);
   if (debug_) context.source_traceback = state->where;

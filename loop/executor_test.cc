@@ -1,6 +1,4 @@
 // run_in_executor, the default executor, wrap_future and ConcurrentFuture.
-#include "loop/run_in_executor.h"
-
 #include <atomic>
 #include <chrono>
 #include <fstream>
@@ -8,6 +6,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "loop/run_in_executor.h"
 #include "loop/task.h"
 #include "testing/loop_test_util.h"
 
@@ -29,9 +28,8 @@ TEST(RunInExecutorTest, RunsOnAnotherThreadAndReturnsTheValue) {
   EventLoop loop;
   int threads_before = thread_count();
   auto loop_thread = std::this_thread::get_id();
-  Future<bool> other = loop.run_in_executor(nullptr, [loop_thread] {
-    return std::this_thread::get_id() != loop_thread;
-  });
+  Future<bool> other = loop.run_in_executor(
+      nullptr, [loop_thread] { return std::this_thread::get_id() != loop_thread; });
   EXPECT_GT(thread_count(), threads_before) << "the default pool starts on first use";
   EXPECT_TRUE(loop.run_until_complete(other));
   Future<std::string> text = loop.run_in_executor(nullptr, [] { return std::string("io"); });
@@ -199,6 +197,21 @@ TEST(WrapFutureTest, CancellingTheLoopSideCancelsAPendingSource) {
   loop.run_forever();
   EXPECT_FALSE(started.cancelled()) << "never after it started";
   started.set_result(1);
+}
+
+TEST(ConcurrentFutureTest, AFailingCallbackIsLoggedAndTheOthersStillRun) {
+  testing::LogCapture log;
+  ConcurrentFuture<int> f;
+  int calls = 0;
+  f.add_done_callback([&](ConcurrentFuture<int>&) { throw ValueError("callback broke"); });
+  f.add_done_callback([&](ConcurrentFuture<int>&) { ++calls; });
+  f.set_result(1);
+  f.add_done_callback([&](ConcurrentFuture<int>&) { throw ValueError("late one broke"); });
+  EXPECT_EQ(calls, 1);
+  auto records = log.records();
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_NE(records[0].message.find("aio::ValueError: callback broke"), std::string::npos);
+  EXPECT_NE(records[1].message.find("aio::ValueError: late one broke"), std::string::npos);
 }
 
 TEST(ConcurrentFutureTest, BlockingResultTimeoutsAndCancellation) {

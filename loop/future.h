@@ -39,8 +39,7 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
 
   enum class Status : std::uint8_t { kPending, kCancelled, kFinished };
 
-  FutureCore(EventLoop& loop, std::source_location where)
-      : loop_(loop.liveness()), where_(where) {}
+  FutureCore(EventLoop& loop, std::source_location where) : loop_(loop.liveness()), where_(where) {}
   virtual ~FutureCore();
   FutureCore(const FutureCore&) = delete;
   FutureCore& operator=(const FutureCore&) = delete;
@@ -144,17 +143,14 @@ class Future {
   }
 
   template <class U = T>
-    requires(!std::is_void_v<U>)
-  void set_result(U&& value) {
+  requires(!std::is_void_v<U>) void set_result(U&& value) {
     state_->check_user_may_set("set_result");
     state_->check_settable();
     box_->value.emplace(std::forward<U>(value));
     state_->mark_finished();
     state_->schedule_callbacks();
   }
-  void set_result()
-    requires std::is_void_v<T>
-  {
+  void set_result() requires std::is_void_v<T> {
     state_->check_user_may_set("set_result");
     state_->check_settable();
     state_->mark_finished();
@@ -165,8 +161,7 @@ class Future {
     state_->finish_with_exception(std::move(error));
   }
   template <class E>
-    requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
-  void set_exception(E&& error) {
+  requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>) void set_exception(E&& error) {
     set_exception(std::make_exception_ptr(std::forward<E>(error)));
   }
 
@@ -181,8 +176,8 @@ class Future {
       identity = reinterpret_cast<const void*>(static_cast<void (*)(Future&)>(fn));
     }
     return state_->add_callback(
-        [fn = std::forward<F>(fn), box = box_](
-            const std::shared_ptr<internal::FutureCore>& core) mutable {
+        [fn = std::forward<F>(fn),
+         box = box_](const std::shared_ptr<internal::FutureCore>& core) mutable {
           Future self(core, box);
           fn(self);
         },
@@ -206,14 +201,29 @@ class Future {
   std::string repr() const { return state_->repr(); }
 
   explicit operator bool() const noexcept { return state_ != nullptr; }
-  friend bool operator==(const Future& a, const Future& b) noexcept {
-    return a.state_ == b.state_;
-  }
+  friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }
 
  private:
   std::shared_ptr<internal::FutureCore> state_;
   internal::ValueBox<T>* box_ = nullptr;
 };
+
+namespace internal {
+// Copies a done future's outcome (value, exception or cancellation) into a pending Future<T>.
+// `from` is any future-like type: aio::Future<T> or aio::ConcurrentFuture<T>.
+template <class Source, class T>
+void copy_outcome(const Source& from, Future<T>& to) {
+  if (from.cancelled()) {
+    to.cancel();
+  } else if (std::exception_ptr error = from.exception()) {
+    to.set_exception(error);
+  } else if constexpr (std::is_void_v<T>) {
+    to.set_result();
+  } else {
+    to.set_result(from.result());
+  }
+}
+}  // namespace internal
 
 // --- EventLoop members that need Future ------------------------------------------------------
 

@@ -12,20 +12,9 @@
 namespace aio {
 namespace {
 
+using ::aio::testing::error_message;
 using ::aio::testing::LogCapture;
 using Strings = std::vector<std::string>;
-
-template <class F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (const BaseException& e) {
-    return std::string("BaseException: ") + e.what();
-  }
-  return "<no exception>";
-}
 
 // Runs one iteration of `loop` (what asyncio tests call test_utils.run_briefly).
 void run_once(EventLoop& loop) {
@@ -95,9 +84,8 @@ TEST(FutureTest, DoneCallbacksAreScheduledNeverRunInline) {
   EventLoop loop;
   Strings order;
   Future<int> f = loop.create_future<int>();
-  f.add_done_callback([&](Future<int>& done) {
-    order.push_back("cb1=" + std::to_string(done.result()));
-  });
+  f.add_done_callback(
+      [&](Future<int>& done) { order.push_back("cb1=" + std::to_string(done.result())); });
   f.add_done_callback([&](Future<int>&) { order.push_back("cb2"); });
   f.set_result(7);
   EXPECT_TRUE(order.empty()) << "set_result must not run callbacks";
@@ -146,19 +134,12 @@ TEST(FutureTest, CallbackOrderMatchesCPythonAsyncio) {
   loop.call_soon([&] { order.push_back("soon3"); });
   EXPECT_EQ(loop.run_until_complete(f), 1);
   run_once(loop);  // asyncio.sleep(0): one more iteration
-  std::string ours;
-  for (const std::string& s : order) ours += (ours.empty() ? "" : " ") + s;
+  std::string ours = ::aio::testing::join(order);
 
   std::string expected = "soon1 cb1 cb2 soon2 soon3 g-cancelled";
   EXPECT_EQ(ours, expected);
-  FILE* python = popen(("python3 -c '" + std::string(kOrderScenario) + "' 2>/dev/null").c_str(), "r");
-  ASSERT_NE(python, nullptr);
-  char line[256] = {};
-  bool got = fgets(line, sizeof line, python) != nullptr;
-  int status = pclose(python);
-  if (!got || status != 0) GTEST_SKIP() << "python3 is not available as an oracle";
-  std::string oracle = line;
-  if (!oracle.empty() && oracle.back() == '\n') oracle.pop_back();
+  std::string oracle = ::aio::testing::python_oracle(kOrderScenario);
+  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
   EXPECT_EQ(ours, oracle) << "CPython's asyncio disagrees";
 }
 

@@ -19,7 +19,8 @@ std::source_location Handle::source_location() const noexcept {
 
 std::string Handle::repr() const {
   if (state_ == nullptr) return "<Handle empty>";
-  std::string text = state_->kind == internal::HandleState::Kind::kTimer ? "<TimerHandle" : "<Handle";
+  std::string text =
+      state_->kind == internal::HandleState::Kind::kTimer ? "<TimerHandle" : "<Handle";
   if (state_->kind == internal::HandleState::Kind::kTimer) {
     char when[48];
     std::snprintf(when, sizeof when, " when=%.6f", state_->when);

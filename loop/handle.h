@@ -30,8 +30,8 @@ namespace internal {
 struct HandleState {
   enum class Kind : std::uint8_t { kOneShot, kTimer, kWatcher };
 
-  HandleState(EventLoop* loop, Callback callback, Kind kind,
-              const std::type_info& callback_type, std::source_location where)
+  HandleState(EventLoop* loop, Callback callback, Kind kind, const std::type_info& callback_type,
+              std::source_location where)
       : loop(loop),
         callback(std::move(callback)),
         callback_type(&callback_type),
@@ -86,9 +86,7 @@ class Handle {
   std::string repr() const;
 
   explicit operator bool() const noexcept { return state_ != nullptr; }
-  friend bool operator==(const Handle& a, const Handle& b) noexcept {
-    return a.state_ == b.state_;
-  }
+  friend bool operator==(const Handle& a, const Handle& b) noexcept { return a.state_ == b.state_; }
 
   // The creation site recorded when the handle was made.
   std::source_location source_location() const noexcept;

@@ -45,8 +45,8 @@ void log(LogLevel level, std::string_view message) {
     return;
   }
   std::string_view name = log_level_name(level);
-  std::fprintf(stderr, "aio %.*s: %.*s\n", static_cast<int>(name.size()),
-               name.data(), static_cast<int>(message.size()), message.data());
+  std::fprintf(stderr, "aio %.*s: %.*s\n", static_cast<int>(name.size()), name.data(),
+               static_cast<int>(message.size()), message.data());
 }
 
 }  // namespace aio

@@ -12,15 +12,7 @@
 namespace aio {
 namespace {
 
-template <class F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no exception>";
-}
+using ::aio::testing::error_message;
 
 TEST(PolicyTest, MainThreadGetsAnImplicitLoopOtherThreadsDoNot) {
   set_event_loop_policy(nullptr);  // a fresh default policy
@@ -147,9 +139,7 @@ TEST(RunTest, CancelsLeftoverTasksAndShutsTheExecutorDown) {
 
 TEST(RunTest, RefusedInsideARunningLoopAndPropagatesExceptions) {
   auto inner = []() -> Coro<void> { co_return; };
-  auto main_coro = [&]() -> Coro<std::string> {
-    co_return error_message([&] { run(inner()); });
-  };
+  auto main_coro = [&]() -> Coro<std::string> { co_return error_message([&] { run(inner()); }); };
   EXPECT_EQ(run(main_coro()), "aio::run() cannot be called from a running event loop");
   auto failing = []() -> Coro<int> {
     throw TimeoutError("too slow");
@@ -157,6 +147,22 @@ TEST(RunTest, RefusedInsideARunningLoopAndPropagatesExceptions) {
   };
   EXPECT_THROW(run(failing()), TimeoutError);
   set_event_loop_policy(nullptr);
+}
+
+TEST(TaskFactoryTest, ThrowingFactoryMeansTheTaskNeverRuns) {
+  testing::LogCapture log;
+  EventLoop loop;
+  loop.set_task_factory([](EventLoop&, TaskRef) { throw ValueError("refused"); });
+  bool ran = false;
+  auto body = [&]() -> Coro<void> {
+    ran = true;
+    co_return;
+  };
+  EXPECT_THROW(loop.create_task(body()), ValueError);
+  loop.stop();
+  loop.run_forever();
+  EXPECT_FALSE(ran);
+  EXPECT_TRUE(log.records().empty()) << "nothing to report for a task that never existed";
 }
 
 TEST(TaskFactoryTest, FactorySeesEveryNewTaskAndNullRestoresTheDefault) {

@@ -19,7 +19,7 @@ class PollPoller final : public Poller {
 
  private:
   std::vector<pollfd> fds_;
-  std::vector<int> slot_of_fd_;  // fd -> index in fds_, or -1
+  std::vector<int> slot_of_fd_;   // fd -> index in fds_, or -1
   std::vector<pollfd> snapshot_;  // what one wait reports on, stable while callbacks run
 };
 

@@ -1,4 +1,6 @@
 // Both pollers against the same expectations (the loop tests run on both as well).
+#include "loop/poller.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -7,7 +9,6 @@
 
 #include "gtest/gtest.h"
 #include "loop/errors.h"
-#include "loop/poller.h"
 
 namespace aio::internal {
 namespace {

@@ -32,24 +32,16 @@ Future<T> wrap_future(ConcurrentFuture<T> source, EventLoop& loop) {
   // is locked on the loop thread.
   std::weak_ptr<internal::FutureCore> weak = destination.state();
   internal::ValueBox<T>* box = destination.box();
-  source.add_done_callback([poster = loop.poster(), weak, box, destination_cancelled](
-                               ConcurrentFuture<T>& completed) {
-    if (destination_cancelled->load()) return;
-    poster->post([weak, box, completed]() mutable {
-      std::shared_ptr<internal::FutureCore> core = weak.lock();
-      if (!core || core->done()) return;
-      Future<T> target(std::move(core), box);
-      if (completed.cancelled()) {
-        target.cancel();
-      } else if (std::exception_ptr error = completed.exception()) {
-        target.set_exception(error);
-      } else if constexpr (std::is_void_v<T>) {
-        target.set_result();
-      } else {
-        target.set_result(completed.result());
-      }
-    });
-  });
+  source.add_done_callback(
+      [poster = loop.poster(), weak, box, destination_cancelled](ConcurrentFuture<T>& completed) {
+        if (destination_cancelled->load()) return;
+        poster->post([weak, box, completed]() mutable {
+          std::shared_ptr<internal::FutureCore> core = weak.lock();
+          if (!core || core->done()) return;
+          Future<T> target(std::move(core), box);
+          internal::copy_outcome(completed, target);
+        });
+      });
   return destination;
 }
 

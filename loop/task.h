@@ -71,12 +71,18 @@ Task<T> EventLoop::create_task(Coro<T> coro, std::string name, std::source_locat
   check_closed();
   if (!coro) throw ValueError("create_task() needs a coroutine, not an empty Coro");
   auto state = std::make_shared<internal::TaskState<T>>(*this, std::move(name), where);
+  if (task_factory_) {
+    try {
+      task_factory_(*this, TaskRef(state));
+    } catch (...) {
+      state->cancel_future("");  // never started: nothing to report, nothing runs
+      throw;
+    }
+  }
   state->adopt(coro.release());
   internal::ValueBox<T>* box = state.get();
   internal::TaskCore* core = state.get();
-  Task<T> task(state, box, core);
-  if (task_factory_) task_factory_(*this, TaskRef(std::move(state)));
-  return task;
+  return Task<T>(std::move(state), box, core);
 }
 
 template <class T>

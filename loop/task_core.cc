@@ -8,16 +8,6 @@ namespace {
 thread_local TaskCore* t_current_task = nullptr;
 std::atomic<unsigned long> g_task_counter{0};
 
-bool is_cancelled_error(const std::exception_ptr& error) {
-  try {
-    std::rethrow_exception(error);
-  } catch (const CancelledError&) {
-    return true;
-  } catch (...) {
-    return false;
-  }
-}
-
 }  // namespace
 
 std::vector<TaskRef> pending_tasks(EventLoop& loop) {
@@ -114,8 +104,7 @@ void TaskCore::suspend_on(const std::shared_ptr<FutureCore>& future, std::corout
   resume_at_ = at;
   suspended_properly_ = true;
   if (future.get() == this) {
-    schedule_step(std::make_exception_ptr(
-        RuntimeError("Task cannot await on itself: " + repr())));
+    schedule_step(std::make_exception_ptr(RuntimeError("Task cannot await on itself: " + repr())));
     return;
   }
   if (&future->loop() != &loop()) {
@@ -139,7 +128,7 @@ void TaskCore::suspend_yield(std::coroutine_handle<> at) {
 void TaskCore::step(std::exception_ptr error) {
   if (done()) return;
   if (must_cancel_) {
-    if (!error || !is_cancelled_error(error)) {
+    if (!error || !holds<CancelledError>(error)) {
       error = std::make_exception_ptr(CancelledError(cancel_message_));
     }
     must_cancel_ = false;
@@ -177,7 +166,7 @@ void TaskCore::finish() {
     } else {
       store_result();
     }
-  } else if (is_cancelled_error(error)) {
+  } else if (holds<CancelledError>(error)) {
     cancel_future(exception_message(error));
   } else {
     finish_with_exception(error);

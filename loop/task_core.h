@@ -60,12 +60,12 @@ class TaskCore : public FutureCore, public LoopChild {
   void finish();
 
   std::string name_;
-  std::coroutine_handle<> resume_at_;          // where the next step resumes
-  std::shared_ptr<FutureCore> waiting_on_;     // asyncio's _fut_waiter
-  std::exception_ptr resume_exception_;        // raised by the awaiter that resumes next
+  std::coroutine_handle<> resume_at_;       // where the next step resumes
+  std::shared_ptr<FutureCore> waiting_on_;  // asyncio's _fut_waiter
+  std::exception_ptr resume_exception_;     // raised by the awaiter that resumes next
   std::string cancel_message_;
   bool must_cancel_ = false;
-  bool suspended_properly_ = false;            // set by suspend_on / suspend_yield
+  bool suspended_properly_ = false;  // set by suspend_on / suspend_yield
 };
 
 }  // namespace aio::internal
@@ -81,9 +81,7 @@ class TaskRef {
   void set_name(std::string name) { core_->set_name(std::move(name)); }
   bool cancel(std::string message = "") { return core_->cancel(std::move(message)); }
   bool done() const { return core_->done(); }
-  bool cancelled() const {
-    return core_->status() == internal::FutureCore::Status::kCancelled;
-  }
+  bool cancelled() const { return core_->status() == internal::FutureCore::Status::kCancelled; }
   // As Future::exception(): null for a value, CancelledError if cancelled, InvalidStateError
   // if pending.
   std::exception_ptr exception() const {

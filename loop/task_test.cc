@@ -14,38 +14,11 @@
 namespace aio {
 namespace {
 
+using ::aio::testing::error_message;
+using ::aio::testing::join;
 using ::aio::testing::LogCapture;
+using ::aio::testing::python_oracle;
 using Strings = std::vector<std::string>;
-
-template <class F>
-std::string error_message(F&& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (const BaseException& e) {
-    return std::string("BaseException: ") + e.what();
-  }
-  return "<no exception>";
-}
-
-std::string join(const Strings& items) {
-  std::string text;
-  for (const std::string& s : items) text += (text.empty() ? "" : " ") + s;
-  return text;
-}
-
-// Runs a python3 asyncio script and returns its first output line ("" if python3 is missing).
-std::string python_oracle(const std::string& script) {
-  FILE* python = popen(("python3 -c '" + script + "' 2>/dev/null").c_str(), "r");
-  if (python == nullptr) return "";
-  char line[512] = {};
-  bool got = fgets(line, sizeof line, python) != nullptr;
-  if (pclose(python) != 0 || !got) return "";
-  std::string text = line;
-  if (!text.empty() && text.back() == '\n') text.pop_back();
-  return text;
-}
 
 Coro<int> add_later(int a, int b) {
   co_await sleep(0);
@@ -92,8 +65,7 @@ TEST(TaskTest, NestedCoroutinesPassValuesAndExceptionsWithTypeAndMessage) {
     }
     co_return "no exception";
   };
-  EXPECT_EQ(loop.run_until_complete(outer()),
-            "2 [Errno 111] Connection refused: 127.0.0.1:1");
+  EXPECT_EQ(loop.run_until_complete(outer()), "2 [Errno 111] Connection refused: 127.0.0.1:1");
   EXPECT_THROW(loop.run_until_complete(inner()), ConnectionRefusedError);
 }
 
@@ -364,7 +336,8 @@ TEST(TaskTest, TasksAreFuturesButRefuseSetResult) {
   Task<int> task = loop.create_task(add_later(1, 1));
   Strings order;
   task.add_done_callback([&](Future<int>& f) { order.push_back(std::to_string(f.result())); });
-  EXPECT_EQ(error_message([&] { task.set_result(5); }), "Task does not support set_result operation");
+  EXPECT_EQ(error_message([&] { task.set_result(5); }),
+            "Task does not support set_result operation");
   EXPECT_EQ(error_message([&] { task.set_exception(ValueError("x")); }),
             "Task does not support set_exception operation");
   loop.run_until_complete(task);
@@ -381,8 +354,9 @@ TEST(TaskTest, TaskAwaitingItselfFails) {
     co_await self;
   };
   self = loop.create_task(body());
-  EXPECT_EQ(error_message([&] { loop.run_until_complete(self); }).rfind(
-                "Task cannot await on itself: <Task pending", 0),
+  EXPECT_EQ(error_message([&] {
+              loop.run_until_complete(self);
+            }).rfind("Task cannot await on itself: <Task pending", 0),
             0u);
 }
 

@@ -32,9 +32,9 @@ class ThreadPoolExecutor final : public Executor {
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<absl::AnyInvocable<void()>> jobs_;  // guarded by mutex_
-  std::vector<std::thread> threads_;              // guarded by mutex_
-  int idle_ = 0;                                  // guarded by mutex_
-  bool shutting_down_ = false;                    // guarded by mutex_
+  std::vector<std::thread> threads_;             // guarded by mutex_
+  int idle_ = 0;                                 // guarded by mutex_
+  bool shutting_down_ = false;                   // guarded by mutex_
 };
 
 }  // namespace aio

@@ -11,8 +11,9 @@ namespace {
 
 // Builds a timer state the way the loop does, without a loop (the queue never touches it).
 HandleState* make_timer(double when, std::shared_ptr<int> captured = nullptr) {
-  auto* state = new HandleState(nullptr, [captured] {}, HandleState::Kind::kTimer,
-                                typeid(void), std::source_location::current());
+  auto* state = new HandleState(
+      nullptr, [captured] {}, HandleState::Kind::kTimer, typeid(void),
+      std::source_location::current());
   state->when = when;
   return state;
 }

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -28,6 +29,40 @@ inline bool run_with_timeout(EventLoop& loop, double timeout = 10.0) {
   watchdog.cancel();
   EXPECT_FALSE(timed_out) << "loop did not stop within " << timeout << " s";
   return !timed_out;
+}
+
+// The message of what `f` throws (what() of a std::exception or an aio::BaseException, the
+// latter prefixed "BaseException: "), or "<no exception>".
+template <class F>
+std::string error_message(F&& f) {
+  try {
+    f();
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (const BaseException& e) {
+    return std::string("BaseException: ") + e.what();
+  }
+  return "<no exception>";
+}
+
+// The items joined with single spaces (how order scenarios are compared).
+inline std::string join(const std::vector<std::string>& items) {
+  std::string text;
+  for (const std::string& item : items) text += (text.empty() ? "" : " ") + item;
+  return text;
+}
+
+// Runs a python3 asyncio script (no single quotes in it) and returns the first line it
+// printed, or "" if python3 is not available: CPython is the oracle for callback order.
+inline std::string python_oracle(const std::string& script) {
+  FILE* python = popen(("python3 -c '" + script + "' 2>/dev/null").c_str(), "r");
+  if (python == nullptr) return "";
+  char line[1024] = {};
+  bool got = fgets(line, sizeof line, python) != nullptr;
+  if (pclose(python) != 0 || !got) return "";
+  std::string text = line;
+  if (!text.empty() && text.back() == '\n') text.pop_back();
+  return text;
 }
 
 // Collects every log record while alive (and restores the previous sink afterwards).
