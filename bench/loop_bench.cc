@@ -7,7 +7,11 @@
 // cost of scheduling plus dispatch; batch size 1 shows the full per-iteration overhead instead.
 //
 //   bazel run -c opt //bench:loop_bench -- --benchmark_min_time=0.2
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <thread>
 
@@ -26,8 +30,7 @@ void RunOneIteration(aio::EventLoop& loop) {
 void ReportItems(benchmark::State& state, std::int64_t items) {
   state.SetItemsProcessed(items);
   state.counters["per_item"] = benchmark::Counter(
-      static_cast<double>(items),
-      benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+      static_cast<double>(items), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 // A benchmark that ran fewer callbacks than it scheduled measured the wrong thing.
@@ -125,8 +128,8 @@ void BM_TimerCancel(benchmark::State& state) {
 BENCHMARK(BM_TimerCancel)->Arg(64)->Arg(1024);
 
 // Arm + fire per timer, as BM_TimerArmFire with 256 per batch, while range(0) other timers
-// wait far in the future: each due timer sifts through the whole heap on push and pop, so the
-// cost should grow with log(n), not n.
+// wait far in the future: a due timer sifts up past log2(n) levels on push and down as many on
+// pop, so the cost should grow with log(n), not n.
 void BM_TimerSweep(benchmark::State& state) {
   constexpr std::int64_t kBatch = 256;
   const std::int64_t pending = state.range(0);
@@ -136,8 +139,7 @@ void BM_TimerSweep(benchmark::State& state) {
   // Distinct far deadlines so the pending timers form a real heap, not one of equal keys.
   const double base = loop.time() + 3600.0;
   for (std::int64_t i = 0; i < pending; ++i) {
-    loop.call_at(base + static_cast<double>((i * 7919) % pending) * 1e-3,
-                 [&never] { ++never; });
+    loop.call_at(base + static_cast<double>((i * 7919) % pending) * 1e-3, [&never] { ++never; });
   }
   for (auto _ : state) {
     const double now = loop.time();
@@ -157,30 +159,62 @@ BENCHMARK(BM_TimerSweep)->RangeMultiplier(10)->Range(100, 1000000);
 // the dispatch: each iteration posts range(0) callbacks and waits until the loop has run them
 // all. Batch 1 is a cross-thread round trip (eventfd wakeup + poll); large batches show the
 // queue's throughput. Real time, because the posting thread also waits.
+//
+// A batch that does not complete within kStallSeconds means the loop went to sleep with
+// callbacks queued (a lost wakeup): the benchmark then reports an error instead of hanging, and
+// pokes the loop through a pipe it watches so it can be stopped and closed cleanly.
 void BM_CallSoonThreadsafe(benchmark::State& state) {
+  constexpr double kStallSeconds = 1.0;
   const std::int64_t batch = state.range(0);
   aio::EventLoop loop;
+  int kick[2];
+  if (pipe2(kick, O_CLOEXEC | O_NONBLOCK) != 0) {
+    state.SkipWithError("pipe2 failed");
+    return;
+  }
+  loop.add_reader(kick[0], [fd = kick[0]] {
+    char buffer[64];
+    while (read(fd, buffer, sizeof buffer) > 0) {
+    }
+  });
   // Written by the loop thread only; read by this one to know when a batch is done.
   std::atomic<std::int64_t> ran{0};
   std::thread loop_thread([&loop] { loop.run_forever(); });
   std::int64_t posted = 0;
+  bool stalled = false;
   for (auto _ : state) {
     for (std::int64_t i = 0; i < batch; ++i) {
       loop.call_soon_threadsafe([&ran] {
-        ran.store(ran.load(std::memory_order_relaxed) + 1,
-                  std::memory_order_release);
+        ran.store(ran.load(std::memory_order_relaxed) + 1, std::memory_order_release);
       });
     }
     posted += batch;
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::duration<double>(kStallSeconds);
     while (ran.load(std::memory_order_acquire) != posted) {
+      if (!stalled && std::chrono::steady_clock::now() > deadline) {
+        stalled = true;
+        [[maybe_unused]] ssize_t n = write(kick[1], "k", 1);
+      }
       std::this_thread::yield();
     }
+    if (stalled) {
+      state.SkipWithError(
+          "lost wakeup: the loop slept in poll with call_soon_threadsafe callbacks queued");
+      break;
+    }
   }
-  loop.call_soon_threadsafe([&loop] { loop.stop(); });
+  loop.call_soon_threadsafe([&loop, fd = kick[0]] {
+    loop.remove_reader(fd);
+    loop.stop();
+  });
   loop_thread.join();
+  loop.close();
+  close(kick[0]);
+  close(kick[1]);
+  if (stalled) return;
   CheckRan(state, ran.load(), posted);
   ReportItems(state, posted);
-  loop.close();
 }
 BENCHMARK(BM_CallSoonThreadsafe)->Arg(1)->Arg(64)->Arg(1024)->UseRealTime();
 

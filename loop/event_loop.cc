@@ -160,22 +160,23 @@ void EventLoop::close() {
 // --- Scheduling ---------------------------------------------------------------------------------
 
 Handle EventLoop::schedule_soon(State* state) {
-  state->ref();  // the ready queue's reference
   ready_.push_back(state);
   return Handle(state);
 }
 
 TimerHandle EventLoop::schedule_timer(double when, State* state) {
   state->when = when;
-  state->ref();  // the timer queue's reference
   timers_.push(state);
   return TimerHandle(state);
 }
 
 void EventLoop::take_threadsafe_callbacks() {
   if (!threadsafe_pending_.load(std::memory_order_acquire)) return;
-  threadsafe_pending_.store(false, std::memory_order_release);
+  // Drain before clearing the flag: a producer that sees the flag cleared writes the eventfd
+  // again, and that write must survive until the next poll (else its callback could wait
+  // for an unrelated event: a lost wakeup).
   wakeup_->drain();
+  threadsafe_pending_.store(false, std::memory_order_seq_cst);
   std::vector<State*> batch;
   {
     std::lock_guard<std::mutex> lock(threadsafe_mutex_);
@@ -201,8 +202,7 @@ void EventLoop::add_watcher(int fd, std::uint32_t event, State* state) {
   if (slot != nullptr) {
     Handle(slot).cancel();  // the replaced callback; drops the watch's reference
   }
-  slot = state;
-  state->ref();  // the watch's reference; `owner` drops the creation one
+  slot = owner.release();  // the creation reference becomes the watch's
 }
 
 bool EventLoop::remove_watcher(int fd, std::uint32_t event) {
@@ -237,7 +237,9 @@ void EventLoop::dispatch_io(int fd, std::uint32_t events) {
 
 int EventLoop::poll_timeout_ms() {
   timers_.prune();
-  if (!ready_.empty() || stopping_) return 0;
+  if (!ready_.empty() || stopping_ || threadsafe_pending_.load(std::memory_order_acquire)) {
+    return 0;
+  }
   double deadline;
   if (!timers_.next_deadline(&deadline)) return -1;
   double timeout = std::min(std::max(0.0, deadline - time()), kMaxPollTimeout);

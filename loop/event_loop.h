@@ -172,12 +172,14 @@ class EventLoop {
   template <class F>
   void add_reader(int fd, F&& callback,
                   std::source_location where = std::source_location::current()) {
-    add_watcher(fd, internal::kReadable, make_state(std::forward<F>(callback), where, kWatcher));
+    add_watcher(fd, internal::kReadable,
+                make_state(std::forward<F>(callback), where, kWatcher, /*refs=*/1));
   }
   template <class F>
   void add_writer(int fd, F&& callback,
                   std::source_location where = std::source_location::current()) {
-    add_watcher(fd, internal::kWritable, make_state(std::forward<F>(callback), where, kWatcher));
+    add_watcher(fd, internal::kWritable,
+                make_state(std::forward<F>(callback), where, kWatcher, /*refs=*/1));
   }
   // True if a callback was registered and is now removed; takes effect in the poller at once.
   bool remove_reader(int fd) { return remove_watcher(fd, internal::kReadable); }
@@ -243,9 +245,12 @@ class EventLoop {
   };
 
   template <class F>
-  State* make_state(F&& callback, std::source_location where, State::Kind kind) {
+  // A new handle state with `refs` references: by default 2, one for the queue it goes to and
+  // one for the returned handle (cheaper than adding the second one later).
+  State* make_state(F&& callback, std::source_location where, State::Kind kind,
+                    std::uint32_t refs = 2) {
     return new State(this, Callback(std::forward<F>(callback)), kind, typeid(std::decay_t<F>),
-                     where);
+                     where, debug_, refs);
   }
 
   void check_closed() const {
@@ -256,6 +261,7 @@ class EventLoop {
   template <class T>
   T run_future_until_complete(Future<T> future, bool owned_task);
 
+  // Queue a fresh state made with 2 references (the queue's and the returned handle's).
   Handle schedule_soon(State* state);
   TimerHandle schedule_timer(double when, State* state);
   void add_watcher(int fd, std::uint32_t event, State* state);
@@ -306,7 +312,6 @@ Handle EventLoop::call_soon(F&& callback, std::source_location where) {
 template <class F>
 Handle EventLoop::call_soon_threadsafe(F&& callback, std::source_location where) {
   State* state = make_state(std::forward<F>(callback), where, kOneShot);
-  state->ref();  // one reference for the queue, one for the returned handle
   {
     std::lock_guard<std::mutex> lock(threadsafe_mutex_);
     if (closed_) {

@@ -794,6 +794,47 @@ TEST(EventLoopTest, DebugModeRefusesNonThreadSafeCallsFromOtherThreads) {
             "Non-thread-safe operation invoked on an event loop other than the current one");
 }
 
+TEST(EventLoopTest, HandleOutlivingItsLoopStillHasARepr) {
+  Handle handle;
+  {
+    EventLoop loop;
+    loop.set_debug(true);
+    handle = loop.call_soon([] {});
+  }
+  EXPECT_EQ(handle.repr().rfind("<Handle ", 0), 0u);
+  EXPECT_NE(handle.repr().find("created at "), std::string::npos);
+  handle.cancel();
+  EXPECT_TRUE(handle.cancelled());
+}
+
+TEST(EventLoopTest, ThreadsafeBatchesNeverLoseAWakeup) {
+  // Batches posted while the loop takes the previous one: the race that can leave the pending
+  // flag set with the eventfd drained. Each batch must arrive without any other event.
+  EventLoop loop;
+  std::atomic<int> done{0};
+  constexpr int kRounds = 2000, kBatch = 16;
+  std::thread producer([&] {
+    for (int round = 0; round < kRounds; ++round) {
+      for (int i = 0; i < kBatch; ++i) loop.call_soon_threadsafe([&] { ++done; });
+      while (done.load() < (round + 1) * kBatch) std::this_thread::yield();
+    }
+    loop.call_soon_threadsafe([&] { loop.stop(); });
+  });
+  // A lost wakeup leaves the loop asleep: the watchdog (20 s) ends the run and the test fails.
+  bool stopped_in_time = run_with_timeout(loop, 20);
+  if (!stopped_in_time) {
+    loop.call_soon_threadsafe([&] { loop.stop(); });  // let the producer finish its rounds
+    while (done.load() < kRounds * kBatch) {
+      loop.stop();
+      loop.run_forever();
+    }
+  }
+  producer.join();
+  loop.stop();
+  loop.run_forever();
+  EXPECT_EQ(done.load(), kRounds * kBatch);
+}
+
 TEST(EventLoopTest, HandleReprShowsCallbackStateAndCreationSiteInDebugMode) {
   EventLoop loop;
   Handle plain = loop.call_soon([] {});

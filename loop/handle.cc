@@ -31,7 +31,7 @@ std::string Handle::repr() const {
   } else {
     text += " " + internal::demangle_type(*state_->callback_type) + "()";
   }
-  if (state_->loop->get_debug()) {
+  if (state_->debug) {
     text += std::string(" created at ") + state_->where.file_name() + ":" +
             std::to_string(state_->where.line());
   }

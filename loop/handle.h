@@ -31,19 +31,25 @@ struct HandleState {
   enum class Kind : std::uint8_t { kOneShot, kTimer, kWatcher };
 
   HandleState(EventLoop* loop, Callback callback, Kind kind, const std::type_info& callback_type,
-              std::source_location where)
-      : loop(loop),
+              std::source_location where, bool debug, std::uint32_t initial_refs)
+      : refs(initial_refs),
+        loop(loop),
         callback(std::move(callback)),
         callback_type(&callback_type),
         where(where),
-        kind(kind) {}
+        kind(kind),
+        debug(debug) {}
 
   void ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void unref() noexcept {
-    if (refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+    // Holding the last reference, nobody else can touch the count: skip the locked RMW.
+    if (refs.load(std::memory_order_acquire) == 1 ||
+        refs.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      delete this;
+    }
   }
 
-  std::atomic<std::uint32_t> refs{1};
+  std::atomic<std::uint32_t> refs;
   EventLoop* loop;
   Callback callback;
   const std::type_info* callback_type;  // for the string form
@@ -53,6 +59,7 @@ struct HandleState {
   std::string (*describe)(const void* arg) = nullptr;
   const void* describe_arg = nullptr;
   Kind kind;
+  bool debug;  // the loop's debug mode when the handle was made: repr() shows the site then
   bool cancelled = false;
   bool running = false;         // its callback is executing: destroy it only afterwards
   bool in_timer_queue = false;  // timers: still in the loop's heap (for lazy purging)
@@ -93,6 +100,8 @@ class Handle {
 
   // Internal: adopts one reference to `state`.
   explicit Handle(internal::HandleState* state) noexcept : state_(state) {}
+  // Internal: gives up the reference without dropping it.
+  internal::HandleState* release() noexcept { return std::exchange(state_, nullptr); }
   // Internal: takes a new reference to `state`.
   static Handle borrow(internal::HandleState* state) noexcept {
     state->ref();

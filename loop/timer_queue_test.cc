@@ -13,7 +13,7 @@ namespace {
 HandleState* make_timer(double when, std::shared_ptr<int> captured = nullptr) {
   auto* state = new HandleState(
       nullptr, [captured] {}, HandleState::Kind::kTimer, typeid(void),
-      std::source_location::current());
+      std::source_location::current(), /*debug=*/false, /*initial_refs=*/1);
   state->when = when;
   return state;
 }
