@@ -137,8 +137,10 @@ class [[nodiscard]] Coro {
 // is. Yields the value or rethrows (CancelledError if the future was cancelled).
 template <class T>
 auto operator co_await(const Future<T>& future) {
+  // A reference is enough: the awaited future (even a temporary) lives until the end of the
+  // full expression, which spans the suspension.
   struct Awaiter {
-    Future<T> future;
+    const Future<T>& future;
     bool await_ready() const noexcept { return future.done(); }
     void await_suspend(std::coroutine_handle<> h) {
       internal::current_task_or_throw().suspend_on(future.state(), h);

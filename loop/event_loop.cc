@@ -83,7 +83,11 @@ void EventLoop::set_default_executor(std::shared_ptr<Executor> executor) {
 EventLoop* EventLoop::running_loop() noexcept { return t_running_loop; }
 
 void EventLoop::unregister_child(internal::LoopChild* child) noexcept {
-  std::erase(children_, child);
+  std::size_t index = child->loop_child_index_;
+  if (index >= children_.size() || children_[index] != child) return;
+  children_[index] = children_.back();  // swap-remove: order does not matter
+  children_[index]->loop_child_index_ = index;
+  children_.pop_back();
 }
 
 double EventLoop::time() const noexcept {

@@ -70,6 +70,10 @@ class LoopChild {
 
  protected:
   ~LoopChild() = default;
+
+ private:
+  friend class aio::EventLoop;
+  std::size_t loop_child_index_ = 0;  // position in the loop's list: O(1) removal
 };
 }  // namespace internal
 
@@ -212,19 +216,25 @@ class EventLoop {
   static EventLoop* running_loop() noexcept;
 
   // Internal: tasks register here while they exist (see LoopChild).
-  void register_child(internal::LoopChild* child) { children_.push_back(child); }
+  void register_child(internal::LoopChild* child) {
+    child->loop_child_index_ = children_.size();
+    children_.push_back(child);
+  }
   void unregister_child(internal::LoopChild* child) noexcept;
   const std::vector<internal::LoopChild*>& children() const noexcept { return children_; }
 
-  // Internal: call_soon whose slow-callback warning names `describe(arg)` (task steps).
+  // Internal: call_soon without a Handle to return (one reference fewer to count), for the
+  // loop's own machinery: future callbacks and task steps. A slow-callback warning names the
+  // handle `describe(arg)` if given (a task step names its task).
   template <class F>
-  Handle call_soon_described(F&& callback, std::string (*describe)(const void*), const void* arg,
-                             std::source_location where) {
+  void post_soon(F&& callback, std::string (*describe)(const void*) = nullptr,
+                 const void* arg = nullptr,
+                 std::source_location where = std::source_location::current()) {
     check_closed();
-    State* state = make_state(std::forward<F>(callback), where, kOneShot);
+    State* state = make_state(std::forward<F>(callback), where, kOneShot, /*refs=*/1);
     state->describe = describe;
     state->describe_arg = arg;
-    return schedule_soon(state);
+    ready_.push_back(state);
   }
 
   // Internal: a token that reads nullptr once this loop is destroyed, for objects (futures)

@@ -61,30 +61,58 @@ bool FutureCore::cancel_future(std::string message) {
 DoneCallbackId FutureCore::add_callback(Run run, const void* identity) {
   DoneCallbackId id = next_id_++;
   if (done()) {
-    loop().call_soon([self = shared_from_this(), run = std::move(run)]() mutable { run(self); });
+    loop().post_soon([self = shared_from_this(), run = std::move(run)]() mutable { run(self); });
   } else {
-    callbacks_.push_back(DoneCallback{id, identity, std::move(run)});
+    callbacks_.push_back(DoneCallback{id, identity, std::move(run), nullptr});
   }
   return id;
 }
 
+void FutureCore::wake_soon(std::shared_ptr<FutureCore> waiter) {
+  const FutureCore* named = waiter.get();
+  loop().post_soon([waiter = std::move(waiter)] { waiter->wake(); },
+                   [](const void* w) { return static_cast<const FutureCore*>(w)->repr(); }, named);
+}
+
+void FutureCore::add_waiter(std::shared_ptr<FutureCore> waiter) {
+  if (done()) {
+    wake_soon(std::move(waiter));
+  } else {
+    callbacks_.push_back(DoneCallback{next_id_++, nullptr, nullptr, std::move(waiter)});
+  }
+}
+
+template <class Pred>
+static std::size_t erase_callbacks_if(absl::InlinedVector<FutureCore::DoneCallback, 1>& callbacks,
+                                      Pred pred) {
+  auto kept_end = std::remove_if(callbacks.begin(), callbacks.end(), pred);
+  std::size_t removed = static_cast<std::size_t>(callbacks.end() - kept_end);
+  callbacks.erase(kept_end, callbacks.end());
+  return removed;
+}
+
 std::size_t FutureCore::remove_callbacks(DoneCallbackId id) {
-  return std::erase_if(callbacks_, [id](const DoneCallback& cb) { return cb.id == id; });
+  return erase_callbacks_if(callbacks_, [id](const DoneCallback& cb) { return cb.id == id; });
 }
 
 std::size_t FutureCore::remove_callbacks_by_identity(const void* identity) {
   if (identity == nullptr) return 0;
-  return std::erase_if(callbacks_,
-                       [identity](const DoneCallback& cb) { return cb.identity == identity; });
+  return erase_callbacks_if(callbacks_,
+                            [identity](const DoneCallback& cb) { return cb.identity == identity; });
 }
 
 void FutureCore::schedule_callbacks() {
   // Taken out first: callbacks may add or remove callbacks while they are being scheduled.
-  std::vector<DoneCallback> callbacks;
+  absl::InlinedVector<DoneCallback, 1> callbacks;
   callbacks.swap(callbacks_);
-  std::shared_ptr<FutureCore> self = shared_from_this();
+  std::shared_ptr<FutureCore> self;  // only generic callbacks need it
   for (DoneCallback& cb : callbacks) {
-    loop().call_soon([self, run = std::move(cb.run)]() mutable { run(self); });
+    if (cb.waiter) {
+      wake_soon(std::move(cb.waiter));
+      continue;
+    }
+    if (!self) self = shared_from_this();
+    loop().post_soon([self, run = std::move(cb.run)]() mutable { run(self); });
   }
 }
 

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/functional/any_invocable.h"
 #include "loop/errors.h"
 #include "loop/event_loop.h"
@@ -63,6 +64,13 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   // `run` receives this future's state when the callback runs (the typed Future rebuilds itself
   // from it), so a pending future's callbacks hold no reference to it and cannot leak a cycle.
   DoneCallbackId add_callback(Run run, const void* identity);
+  // The fast path of add_callback for a task awaiting this future: when done, the task's wake()
+  // is scheduled (one small handle, no type-erased callback).
+  void add_waiter(std::shared_ptr<FutureCore> waiter);
+  // What a waiter does when the future it awaits is done (tasks: take their next step).
+  virtual void wake() {}
+  // Schedules waiter->wake() on this future's loop.
+  void wake_soon(std::shared_ptr<FutureCore> waiter);
   std::size_t remove_callbacks(DoneCallbackId id);
   std::size_t remove_callbacks_by_identity(const void* identity);
   void schedule_callbacks();
@@ -73,13 +81,14 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   // a subclass calls it from its own destructor so that repr() still sees the whole object.
   void report_if_unretrieved() noexcept;
 
- private:
   struct DoneCallback {
     DoneCallbackId id;
     const void* identity;  // a plain function pointer's address, for removal by function
     Run run;
+    std::shared_ptr<FutureCore> waiter;  // set instead of `run` for an awaiting task
   };
 
+ private:
   std::shared_ptr<EventLoop*> loop_;
   std::source_location where_;
 
@@ -95,7 +104,7 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   bool exception_unretrieved_ = false;
   std::exception_ptr exception_;
   std::string cancel_message_;
-  std::vector<DoneCallback> callbacks_;
+  absl::InlinedVector<DoneCallback, 1> callbacks_;  // usually one: the awaiting task
   DoneCallbackId next_id_ = 1;
 };
 

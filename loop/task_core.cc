@@ -36,7 +36,7 @@ TaskCore::TaskCore(EventLoop& loop, std::string name, std::source_location where
 
 void TaskCore::abandon() noexcept {
   if (done()) return;
-  waiting_on_.reset();
+  waiting_on_ = nullptr;
   if (root_) root_.destroy();
   root_ = nullptr;
 }
@@ -78,10 +78,14 @@ void TaskCore::start(std::coroutine_handle<> root) {
 
 void TaskCore::schedule_step(std::exception_ptr error) {
   auto self = std::static_pointer_cast<TaskCore>(shared_from_this());
-  loop().call_soon_described(
-      [self, error = std::move(error)]() mutable { self->step(std::move(error)); },
-      [](const void* task) { return static_cast<const TaskCore*>(task)->describe(); }, this,
-      where());
+  auto describe = [](const void* task) { return static_cast<const TaskCore*>(task)->describe(); };
+  if (!error) {
+    // The common case; a lambda of one shared_ptr fits the callback's inline storage.
+    loop().post_soon([self] { self->step(nullptr); }, describe, this, where());
+    return;
+  }
+  loop().post_soon([self, error = std::move(error)]() mutable { self->step(std::move(error)); },
+                   describe, this, where());
 }
 
 void TaskCore::check_user_may_set(const char* operation) const {
@@ -112,10 +116,8 @@ void TaskCore::suspend_on(const std::shared_ptr<FutureCore>& future, std::corout
         "Task " + repr() + " got Future " + future->repr() + " attached to a different loop")));
     return;
   }
-  waiting_on_ = future;
-  auto self = std::static_pointer_cast<TaskCore>(shared_from_this());
-  future->add_callback([self](const std::shared_ptr<FutureCore>&) { self->step(nullptr); },
-                       nullptr);
+  waiting_on_ = future.get();
+  future->add_waiter(shared_from_this());
   if (must_cancel_ && waiting_on_->cancel(cancel_message_)) must_cancel_ = false;
 }
 
@@ -133,15 +135,15 @@ void TaskCore::step(std::exception_ptr error) {
     }
     must_cancel_ = false;
   }
-  waiting_on_.reset();
+  waiting_on_ = nullptr;
   resume_exception_ = std::move(error);
   suspended_properly_ = false;
   if (t_current_task != nullptr) {
     throw RuntimeError("Cannot enter into task " + repr() + " while another task " +
                        t_current_task->repr() + " is being executed.");
   }
-  // Keeps the task alive for the step even if the coroutine drops the last outside reference.
-  auto self = shared_from_this();
+  // Whoever calls step() (a scheduled step or a wake-up handle) holds a reference to this task,
+  // so it stays alive through the step even if the coroutine drops every other one.
   t_current_task = this;
   struct Leave {
     ~Leave() { t_current_task = nullptr; }

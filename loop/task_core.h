@@ -30,6 +30,7 @@ class TaskCore : public FutureCore, public LoopChild {
   void set_name(std::string name) { name_ = std::move(name); }
 
   bool cancel(std::string message) override;
+  void wake() override { step(nullptr); }
   void check_user_may_set(const char* operation) const override;
 
   // Schedules the first step (never runs it synchronously).
@@ -61,7 +62,9 @@ class TaskCore : public FutureCore, public LoopChild {
 
   std::string name_;
   std::coroutine_handle<> resume_at_;       // where the next step resumes
-  std::shared_ptr<FutureCore> waiting_on_;  // asyncio's _fut_waiter
+  // asyncio's _fut_waiter. A plain pointer: the suspended awaiter in the coroutine frame keeps
+  // the future alive until this task resumes (and abandon() clears it before the frame goes).
+  FutureCore* waiting_on_ = nullptr;
   std::exception_ptr resume_exception_;     // raised by the awaiter that resumes next
   std::string cancel_message_;
   bool must_cancel_ = false;
