@@ -22,20 +22,16 @@ void FutureCore::report_if_unretrieved() noexcept {
   }
 }
 
-EventLoop& FutureCore::loop() const {
-  if (*loop_ == nullptr) throw RuntimeError("the future's event loop was destroyed");
-  return **loop_;
+void FutureCore::throw_loop_destroyed() {
+  throw RuntimeError("the future's event loop was destroyed");
 }
 
-std::exception_ptr FutureCore::checked_exception() {
+void FutureCore::throw_not_finished() const {
   if (status_ == Status::kCancelled) throw CancelledError(cancel_message_);
-  if (status_ == Status::kPending) throw InvalidStateError("Result is not ready.");
-  exception_unretrieved_ = false;
-  return exception_;
+  throw InvalidStateError("Result is not ready.");
 }
 
-void FutureCore::check_settable() const {
-  if (status_ == Status::kPending) return;
+void FutureCore::throw_not_settable() const {
   throw InvalidStateError(
       std::string(status_ == Status::kCancelled ? "CANCELLED: " : "FINISHED: ") + repr());
 }
@@ -63,6 +59,10 @@ DoneCallbackId FutureCore::add_callback(Run run, const void* identity) {
   if (done()) {
     loop().post_soon([self = shared_from_this(), run = std::move(run)]() mutable { run(self); });
   } else {
+    // Keep registration order: a waiter in the fast slot goes to the list first.
+    if (first_waiter_) {
+      callbacks_.push_back(DoneCallback{0, nullptr, nullptr, std::move(first_waiter_)});
+    }
     callbacks_.push_back(DoneCallback{id, identity, std::move(run), nullptr});
   }
   return id;
@@ -70,21 +70,29 @@ DoneCallbackId FutureCore::add_callback(Run run, const void* identity) {
 
 void FutureCore::wake_soon(std::shared_ptr<FutureCore> waiter) {
   const FutureCore* named = waiter.get();
-  loop().post_soon([waiter = std::move(waiter)] { waiter->wake(); },
-                   [](const void* w) { return static_cast<const FutureCore*>(w)->repr(); }, named);
+  loop().post_soon(
+      [waiter = std::move(waiter)]() mutable {
+        FutureCore* target = waiter.get();
+        target->wake(std::move(waiter));
+      },
+      [](const void* w) { return static_cast<const FutureCore*>(w)->repr(); }, named);
 }
 
 void FutureCore::add_waiter(std::shared_ptr<FutureCore> waiter) {
   if (done()) {
     wake_soon(std::move(waiter));
+  } else if (callbacks_.empty() && !first_waiter_) {
+    first_waiter_ = std::move(waiter);  // the usual case: one task awaits, nothing else
   } else {
-    callbacks_.push_back(DoneCallback{next_id_++, nullptr, nullptr, std::move(waiter)});
+    if (first_waiter_) {
+      callbacks_.push_back(DoneCallback{0, nullptr, nullptr, std::move(first_waiter_)});
+    }
+    callbacks_.push_back(DoneCallback{0, nullptr, nullptr, std::move(waiter)});
   }
 }
 
 template <class Pred>
-static std::size_t erase_callbacks_if(absl::InlinedVector<FutureCore::DoneCallback, 1>& callbacks,
-                                      Pred pred) {
+static std::size_t erase_callbacks_if(std::vector<FutureCore::DoneCallback>& callbacks, Pred pred) {
   auto kept_end = std::remove_if(callbacks.begin(), callbacks.end(), pred);
   std::size_t removed = static_cast<std::size_t>(callbacks.end() - kept_end);
   callbacks.erase(kept_end, callbacks.end());
@@ -102,8 +110,13 @@ std::size_t FutureCore::remove_callbacks_by_identity(const void* identity) {
 }
 
 void FutureCore::schedule_callbacks() {
+  if (first_waiter_) {
+    wake_soon(std::move(first_waiter_));  // by the invariant, the list is empty
+    return;
+  }
+  if (callbacks_.empty()) return;
   // Taken out first: callbacks may add or remove callbacks while they are being scheduled.
-  absl::InlinedVector<DoneCallback, 1> callbacks;
+  std::vector<DoneCallback> callbacks;
   callbacks.swap(callbacks_);
   std::shared_ptr<FutureCore> self;  // only generic callbacks need it
   for (DoneCallback& cb : callbacks) {

@@ -18,10 +18,10 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/inlined_vector.h"
 #include "absl/functional/any_invocable.h"
 #include "loop/errors.h"
 #include "loop/event_loop.h"
+#include "loop/free_list.h"
 
 namespace aio {
 
@@ -45,13 +45,23 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   FutureCore(const FutureCore&) = delete;
   FutureCore& operator=(const FutureCore&) = delete;
 
-  EventLoop& loop() const;  // RuntimeError if the loop was destroyed
+  // RuntimeError if the loop was destroyed.
+  EventLoop& loop() const {
+    if (*loop_ == nullptr) throw_loop_destroyed();
+    return **loop_;
+  }
   Status status() const noexcept { return status_; }
   bool done() const noexcept { return status_ != Status::kPending; }
 
   // Throws CancelledError / InvalidStateError as result() must; marks the exception retrieved.
-  std::exception_ptr checked_exception();
-  void check_settable() const;
+  std::exception_ptr checked_exception() {
+    if (status_ != Status::kFinished) throw_not_finished();
+    exception_unretrieved_ = false;
+    return exception_;
+  }
+  void check_settable() const {
+    if (status_ != Status::kPending) throw_not_settable();
+  }
   // Tasks refuse set_result/set_exception from users (asyncio: RuntimeError).
   virtual void check_user_may_set(const char* operation) const {}
   void finish_with_exception(std::exception_ptr error);
@@ -68,7 +78,8 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   // is scheduled (one small handle, no type-erased callback).
   void add_waiter(std::shared_ptr<FutureCore> waiter);
   // What a waiter does when the future it awaits is done (tasks: take their next step).
-  virtual void wake() {}
+  // `self` is the reference that kept the waiter alive; it may hand it on (no refcount work).
+  virtual void wake(std::shared_ptr<FutureCore> self) {}
   // Schedules waiter->wake() on this future's loop.
   void wake_soon(std::shared_ptr<FutureCore> waiter);
   std::size_t remove_callbacks(DoneCallbackId id);
@@ -89,6 +100,10 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   };
 
  private:
+  [[noreturn]] static void throw_loop_destroyed();
+  [[noreturn]] void throw_not_finished() const;
+  [[noreturn]] void throw_not_settable() const;
+
   std::shared_ptr<EventLoop*> loop_;
   std::source_location where_;
 
@@ -104,7 +119,10 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   bool exception_unretrieved_ = false;
   std::exception_ptr exception_;
   std::string cancel_message_;
-  absl::InlinedVector<DoneCallback, 1> callbacks_;  // usually one: the awaiting task
+  // Done-callbacks in registration order. The usual single awaiting task sits in
+  // first_waiter_ instead (only while callbacks_ is empty), which costs no allocation.
+  std::shared_ptr<FutureCore> first_waiter_;
+  std::vector<DoneCallback> callbacks_;
   DoneCallbackId next_id_ = 1;
 };
 
@@ -238,7 +256,8 @@ void copy_outcome(const Source& from, Future<T>& to) {
 
 template <class T>
 Future<T> EventLoop::create_future(std::source_location where) {
-  auto state = std::make_shared<internal::FutureState<T>>(*this, where);
+  auto state = std::allocate_shared<internal::FutureState<T>>(
+      internal::RecyclingAllocator<internal::FutureState<T>>(), *this, where);
   internal::ValueBox<T>* box = state.get();
   return Future<T>(std::move(state), box);
 }

@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "absl/functional/any_invocable.h"
+#include "loop/free_list.h"
 
 namespace aio {
 
@@ -39,6 +40,18 @@ struct HandleState {
         where(where),
         kind(kind),
         debug(debug) {}
+
+  static void* operator new(std::size_t size) {
+    return size == sizeof(HandleState) ? FreeList<sizeof(HandleState)>::allocate()
+                                       : ::operator new(size);
+  }
+  static void operator delete(void* block, std::size_t size) noexcept {
+    if (size == sizeof(HandleState)) {
+      FreeList<sizeof(HandleState)>::deallocate(block);
+    } else {
+      ::operator delete(block);
+    }
+  }
 
   void ref() noexcept { refs.fetch_add(1, std::memory_order_relaxed); }
   void unref() noexcept {

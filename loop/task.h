@@ -70,7 +70,8 @@ template <class T>
 Task<T> EventLoop::create_task(Coro<T> coro, std::string name, std::source_location where) {
   check_closed();
   if (!coro) throw ValueError("create_task() needs a coroutine, not an empty Coro");
-  auto state = std::make_shared<internal::TaskState<T>>(*this, std::move(name), where);
+  auto state = std::allocate_shared<internal::TaskState<T>>(
+      internal::RecyclingAllocator<internal::TaskState<T>>(), *this, std::move(name), where);
   if (task_factory_) {
     try {
       task_factory_(*this, TaskRef(state));

@@ -76,16 +76,39 @@ void TaskCore::start(std::coroutine_handle<> root) {
   schedule_step(nullptr);
 }
 
+std::shared_ptr<FutureCore> TaskCore::take_self() {
+  if (held_self_ != nullptr && *held_self_) return std::move(*held_self_);
+  return shared_from_this();
+}
+
+void TaskCore::run_step(std::shared_ptr<FutureCore> self, std::exception_ptr error) {
+  // Cleared on every exit, before `self` (if still here) is released: `this` may go then.
+  struct Hold {
+    std::shared_ptr<FutureCore>*& slot;
+    ~Hold() { slot = nullptr; }
+  } hold{held_self_};
+  held_self_ = &self;
+  step(std::move(error));
+}
+
 void TaskCore::schedule_step(std::exception_ptr error) {
-  auto self = std::static_pointer_cast<TaskCore>(shared_from_this());
   auto describe = [](const void* task) { return static_cast<const TaskCore*>(task)->describe(); };
   if (!error) {
     // The common case; a lambda of one shared_ptr fits the callback's inline storage.
-    loop().post_soon([self] { self->step(nullptr); }, describe, this, where());
+    loop().post_soon(
+        [self = take_self()]() mutable {
+          auto* task = static_cast<TaskCore*>(self.get());
+          task->run_step(std::move(self), nullptr);
+        },
+        describe, this, where());
     return;
   }
-  loop().post_soon([self, error = std::move(error)]() mutable { self->step(std::move(error)); },
-                   describe, this, where());
+  loop().post_soon(
+      [self = take_self(), error = std::move(error)]() mutable {
+        auto* task = static_cast<TaskCore*>(self.get());
+        task->run_step(std::move(self), std::move(error));
+      },
+      describe, this, where());
 }
 
 void TaskCore::check_user_may_set(const char* operation) const {
@@ -117,7 +140,7 @@ void TaskCore::suspend_on(const std::shared_ptr<FutureCore>& future, std::corout
     return;
   }
   waiting_on_ = future.get();
-  future->add_waiter(shared_from_this());
+  future->add_waiter(take_self());
   if (must_cancel_ && waiting_on_->cancel(cancel_message_)) must_cancel_ = false;
 }
 

@@ -30,7 +30,7 @@ class TaskCore : public FutureCore, public LoopChild {
   void set_name(std::string name) { name_ = std::move(name); }
 
   bool cancel(std::string message) override;
-  void wake() override { step(nullptr); }
+  void wake(std::shared_ptr<FutureCore> self) override { run_step(std::move(self), nullptr); }
   void check_user_may_set(const char* operation) const override;
 
   // Schedules the first step (never runs it synchronously).
@@ -57,18 +57,23 @@ class TaskCore : public FutureCore, public LoopChild {
 
  private:
   void schedule_step(std::exception_ptr error);
+  // Runs one step holding `self`; suspending hands that very reference to what the task awaits
+  // next (or to the next scheduled step) instead of taking a new one.
+  void run_step(std::shared_ptr<FutureCore> self, std::exception_ptr error);
+  std::shared_ptr<FutureCore> take_self();
   void step(std::exception_ptr error);
   void finish();
 
   std::string name_;
-  std::coroutine_handle<> resume_at_;       // where the next step resumes
+  std::coroutine_handle<> resume_at_;  // where the next step resumes
   // asyncio's _fut_waiter. A plain pointer: the suspended awaiter in the coroutine frame keeps
   // the future alive until this task resumes (and abandon() clears it before the frame goes).
   FutureCore* waiting_on_ = nullptr;
-  std::exception_ptr resume_exception_;     // raised by the awaiter that resumes next
+  std::exception_ptr resume_exception_;  // raised by the awaiter that resumes next
   std::string cancel_message_;
   bool must_cancel_ = false;
-  bool suspended_properly_ = false;  // set by suspend_on / suspend_yield
+  bool suspended_properly_ = false;                   // set by suspend_on / suspend_yield
+  std::shared_ptr<FutureCore>* held_self_ = nullptr;  // run_step's reference, while it runs
 };
 
 }  // namespace aio::internal
