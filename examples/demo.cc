@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <coroutine>  // a module does not export the standard library: coroutines need it
 #include <cstdio>
 #include <exception>
 #include <stdexcept>
@@ -214,7 +215,61 @@ bool ExceptionHandlers(aio::EventLoop& loop) {
   return ok;
 }
 
-// 6. close() releases the loop's resources; a closed loop refuses new work.
+// 6. Coroutines and tasks: asyncio's async/await as Coro<T> and co_await. Tasks run
+// concurrently on the one loop thread; gather collects results in order; wait_for cancels what
+// takes too long; run_in_executor moves blocking work to the default thread pool.
+aio::Coro<std::string> Fetch(std::string name, double seconds) {
+  std::printf("task     %s: started, sleeping %.0f ms\n", name.c_str(), seconds * 1000);
+  co_await aio::sleep(seconds);
+  std::printf("task     %s: done\n", name.c_str());
+  co_return name + " ok";
+}
+
+aio::Coro<void> Stubborn() {
+  try {
+    co_await aio::sleep(3600);
+  } catch (const aio::CancelledError&) {
+    std::printf("task     stubborn: cancelled while sleeping (CancelledError caught, re-raised)\n");
+    throw;
+  }
+}
+
+aio::Coro<void> CoroutineTour(aio::EventLoop& loop) {
+  std::vector<aio::Coro<std::string>> fetches;
+  fetches.push_back(Fetch("slow", 0.03));
+  fetches.push_back(Fetch("fast", 0.01));
+  std::vector<std::string> results = co_await aio::gather(std::move(fetches));
+  std::printf("gather   results in input order: [%s, %s]\n", results[0].c_str(),
+              results[1].c_str());
+
+  try {
+    co_await aio::wait_for(Stubborn(), 0.02);
+  } catch (const aio::TimeoutError&) {
+    std::printf("wait_for TimeoutError after 20 ms; the inner task was cancelled and awaited\n");
+  }
+
+  auto loop_thread = std::this_thread::get_id();
+  int primes = co_await loop.run_in_executor(nullptr, [loop_thread] {
+    std::printf("executor counting primes on a pool thread (not the loop thread: %s)\n",
+                std::this_thread::get_id() != loop_thread ? "yes" : "no");
+    return CountPrimes(50000);
+  });
+  std::printf("executor %d primes below 50000, back on the loop thread\n", primes);
+}
+
+bool Coroutines(aio::EventLoop& loop) {
+  Title("coroutines and tasks: gather, wait_for, run_in_executor");
+  try {
+    // The whole tour is bounded like every other step.
+    loop.run_until_complete(aio::wait_for(CoroutineTour(loop), 2.0));
+  } catch (const std::exception& e) {
+    std::printf("!!       coroutine step failed: %s\n", e.what());
+    return false;
+  }
+  return true;
+}
+
+// 7. close() releases the loop's resources; a closed loop refuses new work.
 bool StopAndClose(aio::EventLoop& loop) {
   Title("stop and close");
   loop.close();
@@ -235,8 +290,9 @@ int main() {
   aio::EventLoop loop;
   std::printf("aio demo: event loop using the %s poller\n",
               std::string(loop.poller_name()).c_str());
-  for (bool (*step)(aio::EventLoop&) : {CallSoonOrdering, TimersInDeadlineOrder, WorkerThread,
-                                        PipeReaderWriter, ExceptionHandlers, StopAndClose}) {
+  for (bool (*step)(aio::EventLoop&) :
+       {CallSoonOrdering, TimersInDeadlineOrder, WorkerThread, PipeReaderWriter, ExceptionHandlers,
+        Coroutines, StopAndClose}) {
     if (!step(loop)) {
       // Discard what the failed step left scheduled without running it: those callbacks refer
       // to the step's local variables, which are gone.

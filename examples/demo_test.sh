@@ -1,0 +1,11 @@
+#!/bin/sh
+# The demo is the README's first command: it must run to the end, on both pollers.
+set -eu
+demo="$1"
+for poller in epoll poll; do
+  out=$(AIO_POLLER=$poller timeout 20 "$demo")
+  echo "$out" | grep -q "event loop using the $poller poller" || { echo "$out"; exit 1; }
+  echo "$out" | grep -q "wait_for TimeoutError after 20 ms" || { echo "$out"; exit 1; }
+  [ "$(echo "$out" | tail -n 1)" = "done" ] || { echo "$out"; exit 1; }
+done
+echo "demo ran to the end on epoll and poll"
