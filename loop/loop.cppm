@@ -2,18 +2,7 @@
 // source of truth (and remain #include-able); this unit exports the names they declare.
 module;
 
-#include "loop/combinators.h"
-#include "loop/errors.h"
-#include "loop/event_loop.h"
-#include "loop/exception_context.h"
-#include "loop/future.h"
-#include "loop/handle.h"
-#include "loop/logging.h"
-#include "loop/policy.h"
-#include "loop/poller.h"
-#include "loop/run.h"
-#include "loop/run_in_executor.h"
-#include "loop/task.h"
+#include "loop/loop.h"
 
 export module aio.loop;
 
