@@ -123,25 +123,6 @@ Coro<T> wait_for(Coro<T> coro, double timeout) {
 
 namespace internal {
 
-// The future gather() returns (asyncio's _GatheringFuture): cancelling it cancels every child.
-template <class R>
-class GatherState final : public FutureCore, public ValueBox<R> {
- public:
-  using FutureCore::FutureCore;
-  bool cancel(std::string message) override {
-    if (done()) return false;
-    bool any = false;
-    for (const std::shared_ptr<FutureCore>& child : children) {
-      if (child->cancel(message)) any = true;
-    }
-    if (any) cancel_requested = true;  // the outcome is decided when the children are done
-    return any;
-  }
-  std::vector<std::shared_ptr<FutureCore>> children;
-  std::size_t finished = 0;
-  bool cancel_requested = false;
-};
-
 template <class T>
 using GatherValue = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
 
@@ -155,32 +136,53 @@ GatherValue<T> gather_value(const Future<T>& child) {
   }
 }
 
-// One child finished: asyncio's _done_callback. `collect` builds the result from all children
-// once each is done.
-template <class R, class T, class Collect>
-void on_child_done(const std::shared_ptr<GatherState<R>>& state, Future<T>& child,
-                   Collect& collect) {
-  ++state->finished;
-  Future<R> outer(state, state.get());
-  if (outer.done()) {
-    if (!child.cancelled()) child.exception();  // mark retrieved: nobody else will
-    return;
+// The future gather() returns (asyncio's _GatheringFuture): cancelling it cancels every child.
+// The children's done-callbacks hold it; it holds the children until it is done (then the
+// cycle is gone).
+template <class T>
+class GatherState final : public FutureCore, public ValueBox<std::vector<GatherValue<T>>> {
+ public:
+  using Results = std::vector<GatherValue<T>>;
+  using FutureCore::FutureCore;
+
+  bool cancel(std::string message) override {
+    if (done()) return false;
+    bool any = false;
+    for (Future<T>& child : children) {
+      if (child.cancel(message)) any = true;
+    }
+    if (any) cancel_requested = true;  // the outcome is decided when the children are done
+    return any;
   }
-  if (child.cancelled()) {
-    outer.set_exception(CancelledError());
-    return;
+
+  // One child finished: asyncio's _done_callback.
+  void on_child_done(Future<T>& child) {
+    ++finished;
+    Future<Results> outer(self_ref(), this);
+    if (outer.done()) {
+      if (!child.cancelled()) child.exception();  // mark retrieved: nobody else will
+      return;
+    }
+    if (child.cancelled()) {
+      outer.set_exception(CancelledError());
+    } else if (std::exception_ptr error = child.exception()) {
+      outer.set_exception(error);
+    } else if (finished == children.size()) {
+      if (cancel_requested) {
+        outer.set_exception(CancelledError());
+      } else {
+        Results results;
+        for (const Future<T>& f : children) results.push_back(gather_value(f));
+        children.clear();
+        outer.set_result(std::move(results));
+      }
+    }
   }
-  if (std::exception_ptr error = child.exception()) {
-    outer.set_exception(error);
-    return;
-  }
-  if (state->finished < state->children.size()) return;
-  if (state->cancel_requested) {
-    outer.set_exception(CancelledError());
-  } else {
-    outer.set_result(collect());
-  }
-}
+
+  std::vector<Future<T>> children;
+  std::size_t finished = 0;
+  bool cancel_requested = false;
+};
 
 }  // namespace internal
 
@@ -189,26 +191,19 @@ void on_child_done(const std::shared_ptr<GatherState<R>>& state, Future<T>& chil
 // children keep running. Cancelling the returned future cancels all children.
 template <class T>
 Future<std::vector<internal::GatherValue<T>>> gather(std::vector<Future<T>> children) {
-  using R = std::vector<internal::GatherValue<T>>;
+  using State = internal::GatherState<T>;
+  using Results = typename State::Results;
   EventLoop& loop = children.empty() ? get_running_loop() : children.front().get_loop();
-  auto state = std::make_shared<internal::GatherState<R>>(loop, std::source_location::current());
-  Future<R> outer(state, state.get());
+  auto* state = new State(loop, std::source_location::current());
+  Future<Results> outer(internal::Ref<internal::FutureCore>::adopt(state), state);
   if (children.empty()) {
-    outer.set_result(R{});
+    outer.set_result(Results{});
     return outer;
   }
-  for (Future<T>& child : children) state->children.push_back(child.state());
-  auto shared_children = std::make_shared<std::vector<Future<T>>>(children);
-  std::weak_ptr<internal::GatherState<R>> weak = state;
+  state->children = children;
   for (Future<T>& child : children) {
-    child.add_done_callback([weak, shared_children](Future<T>& done) {
-      auto collect = [&] {
-        R results;
-        for (const Future<T>& f : *shared_children) results.push_back(internal::gather_value(f));
-        return results;
-      };
-      if (auto locked = weak.lock()) internal::on_child_done(locked, done, collect);
-    });
+    child.add_done_callback([gathering = internal::Ref<internal::FutureCore>::share(state),
+                             state](Future<T>& done) { state->on_child_done(done); });
   }
   return outer;
 }

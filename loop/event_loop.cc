@@ -76,6 +76,24 @@ void internal::LoopPoster::detach() {
   loop_ = nullptr;
 }
 
+std::uint64_t EventLoop::adopt_resource(std::unique_ptr<internal::LoopResource> resource) {
+  std::uint64_t id = next_resource_id_++;
+  resources_.emplace(id, std::move(resource));
+  return id;
+}
+
+internal::LoopResource* EventLoop::find_resource(std::uint64_t id) const {
+  auto it = resources_.find(id);
+  return it == resources_.end() ? nullptr : it->second.get();
+}
+
+void EventLoop::drop_resource(std::uint64_t id) {
+  auto it = resources_.find(id);
+  if (it == resources_.end()) return;
+  std::unique_ptr<internal::LoopResource> resource = std::move(it->second);
+  resources_.erase(it);  // destroyed after erasing: its destructor may touch the loop again
+}
+
 void EventLoop::set_default_executor(std::shared_ptr<Executor> executor) {
   default_executor_ = std::move(executor);
 }
@@ -138,6 +156,9 @@ void EventLoop::close() {
   for (State* state : threadsafe) discard(state);
   while (!ready_.empty()) discard(ready_.pop_front());
   timers_.clear();
+  // What other threads were to complete goes now, on this thread.
+  auto resources = std::move(resources_);
+  resources.clear();
   // Tasks still pending now can never finish: break their cycles so they are destroyed (and
   // reported as "Task was destroyed but it is pending!").
   std::vector<std::shared_ptr<void>> pinned;

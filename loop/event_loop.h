@@ -19,6 +19,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/functional/any_invocable.h"
 #include "loop/errors.h"
 #include "loop/exception_context.h"
@@ -58,6 +59,14 @@ class LoopPoster {
  private:
   std::mutex mutex_;
   EventLoop* loop_;  // guarded by mutex_
+};
+
+// An object the loop owns for another thread's sake (e.g. the future a thread-pool job will
+// complete): the other thread refers to it by id only, and it is destroyed on the loop thread,
+// when its job is done or when the loop closes.
+class LoopResource {
+ public:
+  virtual ~LoopResource() = default;
 };
 
 // Something running on the loop that close() must break up if it is still pending: a task
@@ -160,6 +169,10 @@ class EventLoop {
   // Shuts the default executor down, waiting (on a helper thread) for its jobs. Defined in
   // loop/run_in_executor.cc.
   Coro<void> shutdown_default_executor();
+  // Internal: keeps `resource` until drop_resource(id) or close(); loop thread only.
+  std::uint64_t adopt_resource(std::unique_ptr<internal::LoopResource> resource);
+  internal::LoopResource* find_resource(std::uint64_t id) const;
+  void drop_resource(std::uint64_t id);
   // Internal: the thread-safe way back to this loop.
   const std::shared_ptr<internal::LoopPoster>& poster() const noexcept { return poster_; }
 
@@ -301,6 +314,8 @@ class EventLoop {
   std::shared_ptr<EventLoop*> liveness_;
   std::vector<internal::LoopChild*> children_;
   std::shared_ptr<internal::LoopPoster> poster_;
+  absl::flat_hash_map<std::uint64_t, std::unique_ptr<internal::LoopResource>> resources_;
+  std::uint64_t next_resource_id_ = 1;
   std::shared_ptr<Executor> default_executor_;
   TaskFactory task_factory_;
   bool executor_shutdown_called_ = false;

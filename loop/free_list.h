@@ -6,9 +6,11 @@
 #ifndef AIO_LOOP_FREE_LIST_H_
 #define AIO_LOOP_FREE_LIST_H_
 
+#include <array>
 #include <cstddef>
 #include <memory>
 #include <new>
+#include <utility>
 
 namespace aio::internal {
 
@@ -75,7 +77,38 @@ class FreeList {
   }
 };
 
-// A standard allocator over FreeList, for std::allocate_shared of futures and tasks.
+// Size-class recycling for objects whose size is only known at run time (a class-specific
+// operator new/delete for a hierarchy: futures, tasks). 16-byte classes up to 512 bytes.
+inline constexpr std::size_t kRecycledMaxSize = 512;
+
+template <std::size_t... Classes>
+constexpr auto make_allocate_table(std::index_sequence<Classes...>) {
+  return std::array<void* (*)(), sizeof...(Classes)>{&FreeList<(Classes + 1) * 16>::allocate...};
+}
+template <std::size_t... Classes>
+constexpr auto make_deallocate_table(std::index_sequence<Classes...>) {
+  return std::array<void (*)(void*) noexcept, sizeof...(Classes)>{
+      &FreeList<(Classes + 1) * 16>::deallocate...};
+}
+inline constexpr auto kAllocateBySize =
+    make_allocate_table(std::make_index_sequence<kRecycledMaxSize / 16>());
+inline constexpr auto kDeallocateBySize =
+    make_deallocate_table(std::make_index_sequence<kRecycledMaxSize / 16>());
+
+inline void* recycled_allocate(std::size_t size) {
+  if (size == 0 || size > kRecycledMaxSize) return ::operator new(size);
+  return kAllocateBySize[(size - 1) / 16]();
+}
+
+inline void recycled_deallocate(void* block, std::size_t size) noexcept {
+  if (size == 0 || size > kRecycledMaxSize) {
+    ::operator delete(block);
+    return;
+  }
+  kDeallocateBySize[(size - 1) / 16](block);
+}
+
+// A standard allocator over FreeList, for std::allocate_shared.
 template <class T>
 struct RecyclingAllocator {
   using value_type = T;

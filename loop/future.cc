@@ -6,8 +6,8 @@ namespace aio::internal {
 
 FutureCore::~FutureCore() { report_if_unretrieved(); }
 
-void FutureCore::report_if_unretrieved() noexcept {
-  if (!exception_unretrieved_ || *loop_ == nullptr) return;
+void FutureCore::report_unretrieved() noexcept {
+  if (*loop_ == nullptr) return;
   exception_unretrieved_ = false;
   // asyncio's Future.__del__: an exception nobody looked at is reported, once, now.
   ExceptionContext context;
@@ -57,7 +57,7 @@ bool FutureCore::cancel_future(std::string message) {
 DoneCallbackId FutureCore::add_callback(Run run, const void* identity) {
   DoneCallbackId id = next_id_++;
   if (done()) {
-    loop().post_soon([self = shared_from_this(), run = std::move(run)]() mutable { run(self); });
+    loop().post_soon([self = self_ref(), run = std::move(run)]() mutable { run(self); });
   } else {
     // Keep registration order: a waiter in the fast slot goes to the list first.
     if (first_waiter_) {
@@ -68,7 +68,7 @@ DoneCallbackId FutureCore::add_callback(Run run, const void* identity) {
   return id;
 }
 
-void FutureCore::wake_soon(std::shared_ptr<FutureCore> waiter) {
+void FutureCore::wake_soon(Ref<FutureCore> waiter) {
   const FutureCore* named = waiter.get();
   loop().post_soon(
       [waiter = std::move(waiter)]() mutable {
@@ -78,7 +78,7 @@ void FutureCore::wake_soon(std::shared_ptr<FutureCore> waiter) {
       [](const void* w) { return static_cast<const FutureCore*>(w)->repr(); }, named);
 }
 
-void FutureCore::add_waiter(std::shared_ptr<FutureCore> waiter) {
+void FutureCore::add_waiter(Ref<FutureCore> waiter) {
   if (done()) {
     wake_soon(std::move(waiter));
   } else if (callbacks_.empty() && !first_waiter_) {
@@ -109,6 +109,11 @@ std::size_t FutureCore::remove_callbacks_by_identity(const void* identity) {
                             [identity](const DoneCallback& cb) { return cb.identity == identity; });
 }
 
+void FutureCore::clear_callbacks() noexcept {
+  first_waiter_.reset();
+  callbacks_.clear();
+}
+
 void FutureCore::schedule_callbacks() {
   if (first_waiter_) {
     wake_soon(std::move(first_waiter_));  // by the invariant, the list is empty
@@ -118,13 +123,13 @@ void FutureCore::schedule_callbacks() {
   // Taken out first: callbacks may add or remove callbacks while they are being scheduled.
   std::vector<DoneCallback> callbacks;
   callbacks.swap(callbacks_);
-  std::shared_ptr<FutureCore> self;  // only generic callbacks need it
+  Ref<FutureCore> self;  // only generic callbacks need it
   for (DoneCallback& cb : callbacks) {
     if (cb.waiter) {
       wake_soon(std::move(cb.waiter));
       continue;
     }
-    if (!self) self = shared_from_this();
+    if (!self) self = self_ref();
     loop().post_soon([self, run = std::move(cb.run)]() mutable { run(self); });
   }
 }

@@ -8,6 +8,7 @@
 #ifndef AIO_LOOP_FUTURE_H_
 #define AIO_LOOP_FUTURE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <exception>
 #include <memory>
@@ -22,6 +23,7 @@
 #include "loop/errors.h"
 #include "loop/event_loop.h"
 #include "loop/free_list.h"
+#include "loop/ref.h"
 
 namespace aio {
 
@@ -34,9 +36,9 @@ using DoneCallbackId = std::uint64_t;
 namespace internal {
 
 // The type-independent part of a future: state, exception, callbacks, reporting.
-class FutureCore : public std::enable_shared_from_this<FutureCore> {
+class FutureCore {
  public:
-  using Run = absl::AnyInvocable<void(const std::shared_ptr<FutureCore>&)>;
+  using Run = absl::AnyInvocable<void(const Ref<FutureCore>&)>;
 
   enum class Status : std::uint8_t { kPending, kCancelled, kFinished };
 
@@ -44,6 +46,22 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   virtual ~FutureCore();
   FutureCore(const FutureCore&) = delete;
   FutureCore& operator=(const FutureCore&) = delete;
+
+  // Reference counting for Ref<>: a new state starts with one reference. Copies may be dropped
+  // on any thread; the last reference may skip the locked RMW (nobody else can hold one).
+  void add_ref() const noexcept { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void drop_ref() const noexcept {
+    if (refs_.load(std::memory_order_acquire) == 1 ||
+        refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      delete this;
+    }
+  }
+  Ref<FutureCore> self_ref() noexcept { return Ref<FutureCore>::share(this); }
+  // Futures and tasks are small and short-lived: recycled per thread (loop/free_list.h).
+  static void* operator new(std::size_t size) { return recycled_allocate(size); }
+  static void operator delete(void* block, std::size_t size) noexcept {
+    recycled_deallocate(block, size);
+  }
 
   // RuntimeError if the loop was destroyed.
   EventLoop& loop() const {
@@ -76,30 +94,37 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   DoneCallbackId add_callback(Run run, const void* identity);
   // The fast path of add_callback for a task awaiting this future: when done, the task's wake()
   // is scheduled (one small handle, no type-erased callback).
-  void add_waiter(std::shared_ptr<FutureCore> waiter);
+  void add_waiter(Ref<FutureCore> waiter);
   // What a waiter does when the future it awaits is done (tasks: take their next step).
   // `self` is the reference that kept the waiter alive; it may hand it on (no refcount work).
-  virtual void wake(std::shared_ptr<FutureCore> self) {}
+  virtual void wake(Ref<FutureCore> self) {}
   // Schedules waiter->wake() on this future's loop.
-  void wake_soon(std::shared_ptr<FutureCore> waiter);
+  void wake_soon(Ref<FutureCore> waiter);
   std::size_t remove_callbacks(DoneCallbackId id);
   std::size_t remove_callbacks_by_identity(const void* identity);
   void schedule_callbacks();
+  // Drops every pending callback (a pending task abandoned at loop close breaks its cycles).
+  void clear_callbacks() noexcept;
 
   std::string repr() const;
   std::source_location where() const noexcept { return where_; }
   // "Future exception was never retrieved" (or Task ...), at most once. Destructors call it;
   // a subclass calls it from its own destructor so that repr() still sees the whole object.
-  void report_if_unretrieved() noexcept;
+  void report_if_unretrieved() noexcept {
+    if (exception_unretrieved_) report_unretrieved();
+  }
+  // True if `other` belongs to the same loop as this future (no liveness check needed).
+  bool same_loop(const FutureCore& other) const noexcept { return loop_ == other.loop_; }
 
   struct DoneCallback {
     DoneCallbackId id;
     const void* identity;  // a plain function pointer's address, for removal by function
     Run run;
-    std::shared_ptr<FutureCore> waiter;  // set instead of `run` for an awaiting task
+    Ref<FutureCore> waiter;  // set instead of `run` for an awaiting task
   };
 
  private:
+  void report_unretrieved() noexcept;
   [[noreturn]] static void throw_loop_destroyed();
   [[noreturn]] void throw_not_finished() const;
   [[noreturn]] void throw_not_settable() const;
@@ -121,9 +146,10 @@ class FutureCore : public std::enable_shared_from_this<FutureCore> {
   std::string cancel_message_;
   // Done-callbacks in registration order. The usual single awaiting task sits in
   // first_waiter_ instead (only while callbacks_ is empty), which costs no allocation.
-  std::shared_ptr<FutureCore> first_waiter_;
+  Ref<FutureCore> first_waiter_;
   std::vector<DoneCallback> callbacks_;
   DoneCallbackId next_id_ = 1;
+  mutable std::atomic<std::uint32_t> refs_{1};
 };
 
 // Where a Future<T>'s value lives; a plain future's state and a task's state both embed one.
@@ -148,7 +174,7 @@ class Future {
 
   Future() = default;  // empty: only assignable; use loop.create_future<T>()
   // Internal: a view of `core`, whose value lives in `box` (part of the same object).
-  Future(std::shared_ptr<internal::FutureCore> core, internal::ValueBox<T>* box)
+  Future(internal::Ref<internal::FutureCore> core, internal::ValueBox<T>* box)
       : state_(std::move(core)), box_(box) {}
 
   bool done() const noexcept { return state_->done(); }
@@ -204,7 +230,7 @@ class Future {
     }
     return state_->add_callback(
         [fn = std::forward<F>(fn),
-         box = box_](const std::shared_ptr<internal::FutureCore>& core) mutable {
+         box = box_](const internal::Ref<internal::FutureCore>& core) mutable {
           Future self(core, box);
           fn(self);
         },
@@ -220,7 +246,7 @@ class Future {
   EventLoop& get_loop() const { return state_->loop(); }
 
   // Internal: the shared state (awaiters and tasks use it).
-  const std::shared_ptr<internal::FutureCore>& state() const noexcept { return state_; }
+  const internal::Ref<internal::FutureCore>& state() const noexcept { return state_; }
   internal::ValueBox<T>* box() const noexcept { return box_; }
 
   // "<Future pending>", "<Future cancelled>", "<Future finished result>", "<Future finished
@@ -231,7 +257,7 @@ class Future {
   friend bool operator==(const Future& a, const Future& b) noexcept { return a.state_ == b.state_; }
 
  private:
-  std::shared_ptr<internal::FutureCore> state_;
+  internal::Ref<internal::FutureCore> state_;
   internal::ValueBox<T>* box_ = nullptr;
 };
 
@@ -256,10 +282,8 @@ void copy_outcome(const Source& from, Future<T>& to) {
 
 template <class T>
 Future<T> EventLoop::create_future(std::source_location where) {
-  auto state = std::allocate_shared<internal::FutureState<T>>(
-      internal::RecyclingAllocator<internal::FutureState<T>>(), *this, where);
-  internal::ValueBox<T>* box = state.get();
-  return Future<T>(std::move(state), box);
+  auto* state = new internal::FutureState<T>(*this, where);
+  return Future<T>(internal::Ref<internal::FutureCore>::adopt(state), state);
 }
 
 template <class T>

@@ -14,7 +14,7 @@ void cancel_all_tasks(EventLoop& loop) {
   auto remaining = std::make_shared<std::size_t>(tasks.size());
   for (TaskRef& task : tasks) {
     task.core().add_callback(
-        [all_done, remaining](const std::shared_ptr<FutureCore>&) mutable {
+        [all_done, remaining](const Ref<FutureCore>&) mutable {
           if (--*remaining == 0 && !all_done.done()) all_done.set_result();
         },
         nullptr);

@@ -8,14 +8,15 @@ Coro<void> EventLoop::shutdown_default_executor() {
   executor_shutdown_called_ = true;
   if (!default_executor_) co_return;
   Future<void> done = create_future();
-  std::weak_ptr<internal::FutureCore> weak = done.state();
+  std::uint64_t id = adopt_resource(std::make_unique<internal::HeldFuture<void>>(done));
   // shutdown(wait=true) blocks: do it on a helper thread and resume when it reports back.
-  std::thread helper([executor = default_executor_, poster = poster_, weak] {
+  std::thread helper([executor = default_executor_, poster = poster_, id, loop = this] {
     executor->shutdown(true);
-    poster->post([weak] {
-      if (std::shared_ptr<internal::FutureCore> core = weak.lock(); core && !core->done()) {
-        Future<void>(std::move(core), nullptr).set_result();
-      }
+    poster->post([id, loop] {
+      auto* held = static_cast<internal::HeldFuture<void>*>(loop->find_resource(id));
+      if (held == nullptr) return;
+      if (!held->future.done()) held->future.set_result();
+      loop->drop_resource(id);
     });
   });
   struct Join {

@@ -19,29 +19,39 @@ namespace aio {
 // asyncio.wrap_future: a loop future that completes when `source` does (completion is posted to
 // the loop thread). Cancelling the loop future cancels `source` if it has not started. When the
 // loop future is already cancelled, or the loop closed, the completion posts nothing.
+namespace internal {
+// A loop future kept by its loop for another thread (see LoopResource).
+template <class T>
+struct HeldFuture final : LoopResource {
+  explicit HeldFuture(Future<T> held) : future(std::move(held)) {}
+  Future<T> future;
+};
+}  // namespace internal
+
 template <class T>
 Future<T> wrap_future(ConcurrentFuture<T> source, EventLoop& loop) {
   Future<T> destination = loop.template create_future<T>();
+  // The completing thread refers to the destination by id only; the loop owns it meanwhile,
+  // so no loop object is ever touched, copied or freed on that thread.
+  std::uint64_t id = loop.adopt_resource(std::make_unique<internal::HeldFuture<T>>(destination));
   auto destination_cancelled = std::make_shared<std::atomic<bool>>(false);
-  destination.add_done_callback([source, destination_cancelled](Future<T>& done) mutable {
+  destination.add_done_callback([source, destination_cancelled, id](Future<T>& done) mutable {
     if (!done.cancelled()) return;
     destination_cancelled->store(true);
     source.cancel();
+    done.get_loop().drop_resource(id);
   });
-  // The completing thread holds only thread-safe pieces: the poster and a weak reference that
-  // is locked on the loop thread.
-  std::weak_ptr<internal::FutureCore> weak = destination.state();
-  internal::ValueBox<T>* box = destination.box();
-  source.add_done_callback(
-      [poster = loop.poster(), weak, box, destination_cancelled](ConcurrentFuture<T>& completed) {
-        if (destination_cancelled->load()) return;
-        poster->post([weak, box, completed]() mutable {
-          std::shared_ptr<internal::FutureCore> core = weak.lock();
-          if (!core || core->done()) return;
-          Future<T> target(std::move(core), box);
-          internal::copy_outcome(completed, target);
-        });
-      });
+  source.add_done_callback([poster = loop.poster(), destination_cancelled, id,
+                            target_loop = &loop](ConcurrentFuture<T>& completed) {
+    if (destination_cancelled->load()) return;
+    poster->post([completed, id, target_loop] {
+      // On the loop thread, so the loop is alive; the resource may be gone (cancelled).
+      auto* held = static_cast<internal::HeldFuture<T>*>(target_loop->find_resource(id));
+      if (held == nullptr) return;
+      if (!held->future.done()) internal::copy_outcome(completed, held->future);
+      target_loop->drop_resource(id);
+    });
+  });
   return destination;
 }
 

@@ -58,7 +58,7 @@ class Task : public Future<T> {
   std::string repr() const { return core_->repr(); }
 
   // Internal.
-  Task(std::shared_ptr<internal::FutureCore> state, internal::ValueBox<T>* box,
+  Task(internal::Ref<internal::FutureCore> state, internal::ValueBox<T>* box,
        internal::TaskCore* core)
       : Future<T>(std::move(state), box), core_(core) {}
 
@@ -70,11 +70,11 @@ template <class T>
 Task<T> EventLoop::create_task(Coro<T> coro, std::string name, std::source_location where) {
   check_closed();
   if (!coro) throw ValueError("create_task() needs a coroutine, not an empty Coro");
-  auto state = std::allocate_shared<internal::TaskState<T>>(
-      internal::RecyclingAllocator<internal::TaskState<T>>(), *this, std::move(name), where);
+  auto state = internal::Ref<internal::TaskState<T>>::adopt(
+      new internal::TaskState<T>(*this, std::move(name), where));
   if (task_factory_) {
     try {
-      task_factory_(*this, TaskRef(state));
+      task_factory_(*this, TaskRef(internal::Ref<internal::TaskCore>(state)));
     } catch (...) {
       state->cancel_future("");  // never started: nothing to report, nothing runs
       throw;
@@ -83,7 +83,7 @@ Task<T> EventLoop::create_task(Coro<T> coro, std::string name, std::source_locat
   state->adopt(coro.release());
   internal::ValueBox<T>* box = state.get();
   internal::TaskCore* core = state.get();
-  return Task<T>(std::move(state), box, core);
+  return Task<T>(internal::Ref<internal::FutureCore>(std::move(state)), box, core);
 }
 
 template <class T>

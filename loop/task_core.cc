@@ -15,7 +15,7 @@ std::vector<TaskRef> pending_tasks(EventLoop& loop) {
   for (LoopChild* child : loop.children()) {
     auto* task = dynamic_cast<TaskCore*>(child);
     if (task != nullptr && !task->done()) {
-      tasks.emplace_back(std::static_pointer_cast<TaskCore>(task->shared_from_this()));
+      tasks.emplace_back(Ref<TaskCore>::share(task));
     }
   }
   return tasks;
@@ -37,6 +37,7 @@ TaskCore::TaskCore(EventLoop& loop, std::string name, std::source_location where
 void TaskCore::abandon() noexcept {
   if (done()) return;
   waiting_on_ = nullptr;
+  clear_callbacks();  // done-callbacks of a task that will never finish only hold cycles
   if (root_) root_.destroy();
   root_ = nullptr;
 }
@@ -76,15 +77,20 @@ void TaskCore::start(std::coroutine_handle<> root) {
   schedule_step(nullptr);
 }
 
-std::shared_ptr<FutureCore> TaskCore::take_self() {
+Ref<FutureCore> TaskCore::take_self() {
   if (held_self_ != nullptr && *held_self_) return std::move(*held_self_);
-  return shared_from_this();
+  return self_ref();
 }
 
-void TaskCore::run_step(std::shared_ptr<FutureCore> self, std::exception_ptr error) {
+std::shared_ptr<void> TaskCore::pin() {
+  add_ref();
+  return std::shared_ptr<void>(this, [](void* task) { static_cast<TaskCore*>(task)->drop_ref(); });
+}
+
+void TaskCore::run_step(Ref<FutureCore> self, std::exception_ptr error) {
   // Cleared on every exit, before `self` (if still here) is released: `this` may go then.
   struct Hold {
-    std::shared_ptr<FutureCore>*& slot;
+    Ref<FutureCore>*& slot;
     ~Hold() { slot = nullptr; }
   } hold{held_self_};
   held_self_ = &self;
@@ -127,14 +133,14 @@ bool TaskCore::cancel(std::string message) {
   return true;
 }
 
-void TaskCore::suspend_on(const std::shared_ptr<FutureCore>& future, std::coroutine_handle<> at) {
+void TaskCore::suspend_on(const Ref<FutureCore>& future, std::coroutine_handle<> at) {
   resume_at_ = at;
   suspended_properly_ = true;
   if (future.get() == this) {
     schedule_step(std::make_exception_ptr(RuntimeError("Task cannot await on itself: " + repr())));
     return;
   }
-  if (&future->loop() != &loop()) {
+  if (!future->same_loop(*this)) {
     schedule_step(std::make_exception_ptr(RuntimeError(
         "Task " + repr() + " got Future " + future->repr() + " attached to a different loop")));
     return;

@@ -30,21 +30,21 @@ class TaskCore : public FutureCore, public LoopChild {
   void set_name(std::string name) { name_ = std::move(name); }
 
   bool cancel(std::string message) override;
-  void wake(std::shared_ptr<FutureCore> self) override { run_step(std::move(self), nullptr); }
+  void wake(Ref<FutureCore> self) override { run_step(std::move(self), nullptr); }
   void check_user_may_set(const char* operation) const override;
 
   // Schedules the first step (never runs it synchronously).
   void start(std::coroutine_handle<> root);
 
   // Awaiter interface, called from await_suspend on the task's own thread.
-  void suspend_on(const std::shared_ptr<FutureCore>& future, std::coroutine_handle<> at);
+  void suspend_on(const Ref<FutureCore>& future, std::coroutine_handle<> at);
   void suspend_yield(std::coroutine_handle<> at);
   // Called from await_resume: the exception to raise at this point (cancellation), or null.
   std::exception_ptr take_resume_exception() noexcept { return std::move(resume_exception_); }
 
   std::string describe() const { return repr(); }
 
-  std::shared_ptr<void> pin() override { return shared_from_this(); }
+  std::shared_ptr<void> pin() override;
   void abandon() noexcept override;
 
  protected:
@@ -59,8 +59,8 @@ class TaskCore : public FutureCore, public LoopChild {
   void schedule_step(std::exception_ptr error);
   // Runs one step holding `self`; suspending hands that very reference to what the task awaits
   // next (or to the next scheduled step) instead of taking a new one.
-  void run_step(std::shared_ptr<FutureCore> self, std::exception_ptr error);
-  std::shared_ptr<FutureCore> take_self();
+  void run_step(Ref<FutureCore> self, std::exception_ptr error);
+  Ref<FutureCore> take_self();
   void step(std::exception_ptr error);
   void finish();
 
@@ -72,8 +72,8 @@ class TaskCore : public FutureCore, public LoopChild {
   std::exception_ptr resume_exception_;  // raised by the awaiter that resumes next
   std::string cancel_message_;
   bool must_cancel_ = false;
-  bool suspended_properly_ = false;                   // set by suspend_on / suspend_yield
-  std::shared_ptr<FutureCore>* held_self_ = nullptr;  // run_step's reference, while it runs
+  bool suspended_properly_ = false;       // set by suspend_on / suspend_yield
+  Ref<FutureCore>* held_self_ = nullptr;  // run_step's reference, while it runs
 };
 
 }  // namespace aio::internal
@@ -84,7 +84,7 @@ namespace aio {
 // hand out. Keeps the task alive.
 class TaskRef {
  public:
-  explicit TaskRef(std::shared_ptr<internal::TaskCore> core) : core_(std::move(core)) {}
+  explicit TaskRef(internal::Ref<internal::TaskCore> core) : core_(std::move(core)) {}
   const std::string& get_name() const { return core_->name(); }
   void set_name(std::string name) { core_->set_name(std::move(name)); }
   bool cancel(std::string message = "") { return core_->cancel(std::move(message)); }
@@ -101,7 +101,7 @@ class TaskRef {
   friend bool operator==(const TaskRef& a, const TaskRef& b) { return a.core_ == b.core_; }
 
  private:
-  std::shared_ptr<internal::TaskCore> core_;
+  internal::Ref<internal::TaskCore> core_;
 };
 
 }  // namespace aio
