@@ -19,5 +19,6 @@
 #include "loop/run_in_executor.h"
 #include "loop/task.h"
 #include "loop/thread_pool_executor.h"
+#include "loop/waiting.h"
 
 #endif  // AIO_LOOP_LOOP_H_
