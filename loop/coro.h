@@ -20,6 +20,13 @@ namespace aio {
 
 namespace internal {
 
+// Where a coroutine was created (debug mode only): an opaque captured stack.
+struct CreationTrace;
+// nullptr unless debug mode is on (the running loop's, else AIO_DEBUG).
+CreationTrace* capture_creation_trace_if_debug();
+// Frees the trace; first logs "coroutine '...' was never awaited" if the coroutine never ran.
+void finish_creation_trace(CreationTrace* trace, bool never_started) noexcept;
+
 // Raises what the task has to deliver at this resumption point (a cancellation), if anything.
 inline void raise_pending_in_current_task() {
   if (TaskCore* task = TaskCore::current()) {
@@ -72,11 +79,23 @@ class [[nodiscard]] Coro {
     }
     // Lazy start; a task cancelled before its first step raises at the very beginning.
     struct InitialAwaiter {
+      promise_type* promise;
       bool await_ready() const noexcept { return false; }
       void await_suspend(std::coroutine_handle<>) const noexcept {}
-      void await_resume() const { internal::raise_pending_in_current_task(); }
+      void await_resume() const {
+        promise->started = true;
+        internal::raise_pending_in_current_task();
+      }
     };
-    InitialAwaiter initial_suspend() noexcept { return {}; }
+    InitialAwaiter initial_suspend() noexcept { return {this}; }
+
+    // Debug mode: a coroutine destroyed before it ever ran (never awaited, never scheduled) is
+    // reported with where it was created, like CPython's "coroutine ... was never awaited".
+    internal::CreationTrace* trace = internal::capture_creation_trace_if_debug();
+    bool started = false;
+    ~promise_type() {
+      if (trace != nullptr) internal::finish_creation_trace(trace, /*never_started=*/!started);
+    }
     // Hands control back to the awaiting coroutine (or to the task's step for the root).
     struct FinalAwaiter {
       bool await_ready() const noexcept { return false; }

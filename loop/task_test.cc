@@ -442,6 +442,34 @@ TEST(TaskTest, DebugModeWarnsAboutSlowTaskStepsNamingTheTask) {
   EXPECT_NE(records[0].message.find("created at "), std::string::npos);
 }
 
+TEST(TaskTest, DebugModeReportsACoroutineThatWasNeverAwaited) {
+  LogCapture log;
+  EventLoop loop;
+  loop.set_debug(true);
+  auto body = [&]() -> Coro<void> {
+    { Coro<int> forgotten = add_later(1, 2); }  // made, then dropped without running
+    co_await add_later(1, 1);                   // awaited: no report
+    loop.create_task(add_later(2, 2));          // scheduled: no report either
+    co_await sleep(0);
+  };
+  loop.run_until_complete(body());
+  auto records = log.records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].level, LogLevel::kWarning);
+  EXPECT_EQ(records[0].message.rfind("coroutine '", 0), 0u) << records[0].message;
+  EXPECT_NE(records[0].message.find("add_later"), std::string::npos) << records[0].message;
+  EXPECT_NE(records[0].message.find("' was never awaited\nCoroutine created at"),
+            std::string::npos);
+
+  loop.set_debug(false);
+  auto quiet = [&]() -> Coro<void> {
+    { Coro<int> forgotten = add_later(1, 2); }
+    co_return;
+  };
+  loop.run_until_complete(quiet());
+  EXPECT_EQ(log.records().size(), 1u) << "only debug mode reports it";
+}
+
 TEST(TaskTest, CreateTaskOnAClosedLoopIsRefused) {
   EventLoop loop;
   loop.close();
