@@ -23,6 +23,7 @@ using aio::ConnectionError;
 using aio::ConnectionRefusedError;
 using aio::ConnectionResetError;
 using aio::Coro;
+using aio::create_task;
 using aio::current_task;
 using aio::operator co_await;
 using aio::DefaultEventLoopPolicy;

@@ -97,6 +97,14 @@ T EventLoop::run_until_complete(Coro<T> coro) {
 // loop") outside one.
 inline EventLoop& get_running_loop() { return internal::running_loop_or_throw(); }
 
+// asyncio.create_task: a Task on the running loop (RuntimeError "no running event loop"
+// outside one).
+template <class T>
+Task<T> create_task(Coro<T> coro, std::string name = "",
+                    std::source_location where = std::source_location::current()) {
+  return get_running_loop().create_task(std::move(coro), std::move(name), where);
+}
+
 // asyncio.sleep: suspends the current task for `delay` seconds (0 or less: one loop iteration).
 inline Coro<void> sleep(double delay) {
   if (delay <= 0) {

@@ -360,6 +360,18 @@ TEST(TaskTest, TaskAwaitingItselfFails) {
             0u);
 }
 
+TEST(TaskTest, FreeCreateTaskUsesTheRunningLoop) {
+  EventLoop loop;
+  auto body = [&]() -> Coro<int> {
+    Task<int> inner = create_task(add_later(20, 22), "inner");
+    EXPECT_EQ(&inner.get_loop(), &loop);
+    EXPECT_EQ(inner.get_name(), "inner");
+    co_return co_await inner;
+  };
+  EXPECT_EQ(loop.run_until_complete(body()), 42);
+  EXPECT_EQ(error_message([] { create_task(add_later(1, 1)); }), "no running event loop");
+}
+
 TEST(TaskTest, GetRunningLoopInsideAndOutside) {
   EventLoop loop;
   EXPECT_EQ(error_message([] { get_running_loop(); }), "no running event loop");
