@@ -112,6 +112,8 @@ TEST(RunInExecutorTest, CancellingBeforeTheJobStartsMeansItNeverRuns) {
   });
   Future<void> queued = loop.run_in_executor(&single, [&] { second_ran = true; });
   EXPECT_TRUE(queued.cancel());
+  loop.stop();
+  loop.run_forever();  // the cancellation reaches the job (a done-callback) before it can start
   release = true;
   loop.run_until_complete(blocker);
   single.shutdown(true);

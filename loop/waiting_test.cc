@@ -78,17 +78,24 @@ TEST(WaitTest, AllCompletedFirstCompletedFirstException) {
     WaitResult<int> all = co_await wait(fs);
     report.push_back("all:" + std::to_string(all.done.size()) + "/" +
                      std::to_string(all.pending.size()));
-    std::vector<Future<int>> gs{l.create_task(value_after(0.05, 1)),
+    // The slow ones wait on a gate the test opens later: no timing assumption.
+    Future<void> gate = l.create_future();
+    auto gated = [](Future<void> open, int value) -> Coro<int> {
+      co_await open;
+      co_return value;
+    };
+    std::vector<Future<int>> gs{l.create_task(gated(gate, 1)),
                                 l.create_task(value_after(0.001, 2))};
     WaitResult<int> first = co_await wait(gs, -1, FIRST_COMPLETED);
     report.push_back("first:" + std::to_string(values(first.done)[0]) + " pending " +
                      std::to_string(first.pending.size()));
-    std::vector<Future<int>> hs{l.create_task(value_after(0.05, 1)),
+    std::vector<Future<int>> hs{l.create_task(gated(gate, 1)),
                                 l.create_task(fail_after(0.001, "x")),
-                                l.create_task(value_after(0.05, 3))};
+                                l.create_task(gated(gate, 3))};
     WaitResult<int> failed = co_await wait(hs, -1, FIRST_EXCEPTION);
     report.push_back("exception:" + std::to_string(failed.done.size()) + "/" +
                      std::to_string(failed.pending.size()));
+    gate.set_result();
     co_await wait(gs);  // let the rest finish: nothing was cancelled
     co_await wait(hs);
     report.push_back(gs[0].cancelled() || hs[0].cancelled() ? "cancelled!" : "none cancelled");
@@ -169,7 +176,7 @@ async def job(name, delay):
     return name
 async def main():
     loop = asyncio.get_running_loop()
-    fs = [loop.create_task(job("a", 0.03)), loop.create_task(job("b", 0.01)), loop.create_task(job("c", 0.02))]
+    fs = [loop.create_task(job("a", 0.12)), loop.create_task(job("b", 0.02)), loop.create_task(job("c", 0.07))]
     done, pending = await asyncio.wait(fs, return_when=asyncio.FIRST_COMPLETED)
     order.append("wait:%d/%d" % (len(done), len(pending)))
     for next in asyncio.as_completed(pending):
