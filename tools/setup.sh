@@ -19,7 +19,7 @@ PACKAGES=(
   # Libraries, exposed to Bazel by the overlays in third_party/.
   libabsl-dev libc-ares-dev libgtest-dev libgmock-dev android-libboringssl-dev libbenchmark-dev
   # Real peers and oracles used by tests.
-  python3
+  python3 python3-uvloop
 )
 
 install_missing() {
