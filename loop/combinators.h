@@ -87,7 +87,7 @@ template <class T>
 Coro<T> wait_for(Future<T> future, double timeout) {
   EventLoop& loop = get_running_loop();
   if (timeout <= 0) {
-    if (future.done()) co_return future.result();
+    if (future.done()) co_return future.take_result();
     co_await internal::cancel_and_wait(future);
     throw TimeoutError();
   }
@@ -107,7 +107,7 @@ Coro<T> wait_for(Future<T> future, double timeout) {
   } catch (const CancelledError&) {
     cancelled = std::current_exception();
   }
-  if (future.done()) co_return future.result();
+  if (future.done()) co_return future.take_result();
   future.remove_done_callback(callback);
   co_await internal::cancel_and_wait(future);
   if (cancelled) std::rethrow_exception(cancelled);

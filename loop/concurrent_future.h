@@ -78,6 +78,19 @@ class ConcurrentFuture {
     if (state_->exception) std::rethrow_exception(state_->exception);
     if constexpr (!std::is_void_v<T>) return *state_->result.value;
   }
+  // As result(), but a move-only value is moved out (the one taker owns it).
+  T take_result(double timeout = -1) const {
+    std::unique_lock<std::mutex> lock(state_->mutex);
+    wait(lock, timeout);
+    if (state_->exception) std::rethrow_exception(state_->exception);
+    if constexpr (std::is_void_v<T>) {
+      return;
+    } else if constexpr (std::is_copy_constructible_v<T>) {
+      return *state_->result.value;
+    } else {
+      return std::move(*state_->result.value);
+    }
+  }
   std::exception_ptr exception(double timeout = -1) const {
     std::unique_lock<std::mutex> lock(state_->mutex);
     wait(lock, timeout);

@@ -166,11 +166,7 @@ auto operator co_await(const Future<T>& future) {
     }
     decltype(auto) await_resume() {
       internal::raise_pending_in_current_task();
-      if constexpr (std::is_void_v<T>) {
-        future.result();
-      } else {
-        return T(future.result());
-      }
+      return future.take_result();
     }
   };
   return Awaiter{future};

@@ -188,6 +188,19 @@ class Future {
     if (std::exception_ptr error = state_->checked_exception()) std::rethrow_exception(error);
     if constexpr (!std::is_void_v<T>) return static_cast<const T&>(*box_->value);
   }
+  // The result as a value, for co_await and run_until_complete: a copy, or, for a move-only T
+  // (std::unique_ptr...), the value itself moved out (whoever takes it owns it; a second take
+  // gets the moved-from value).
+  T take_result() const {
+    if (std::exception_ptr error = state_->checked_exception()) std::rethrow_exception(error);
+    if constexpr (std::is_void_v<T>) {
+      return;
+    } else if constexpr (std::is_copy_constructible_v<T>) {
+      return *box_->value;
+    } else {
+      return std::move(*box_->value);
+    }
+  }
   // The exception (null if it finished with a value); CancelledError if cancelled;
   // InvalidStateError("Exception is not set.") if pending.
   std::exception_ptr exception() const {
@@ -273,7 +286,7 @@ void copy_outcome(const Source& from, Future<T>& to) {
   } else if constexpr (std::is_void_v<T>) {
     to.set_result();
   } else {
-    to.set_result(from.result());
+    to.set_result(from.take_result());
   }
 }
 }  // namespace internal
@@ -315,7 +328,7 @@ T EventLoop::run_future_until_complete(Future<T> future, bool owned_task) {
   }
   future.remove_done_callback(stopper);
   if (!future.done()) throw RuntimeError("Event loop stopped before Future completed.");
-  return future.result();
+  return future.take_result();
 }
 
 }  // namespace aio

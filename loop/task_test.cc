@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "loop/combinators.h"
 #include "testing/loop_test_util.h"
 
 namespace aio {
@@ -480,6 +481,23 @@ TEST(TaskTest, DebugModeReportsACoroutineThatWasNeverAwaited) {
   };
   loop.run_until_complete(quiet());
   EXPECT_EQ(log.records().size(), 1u) << "only debug mode reports it";
+}
+
+TEST(TaskTest, MoveOnlyResultsThroughTasksAndFutures) {
+  EventLoop loop;
+  auto make = [](int value) -> Coro<std::unique_ptr<int>> {
+    co_await sleep(0);
+    co_return std::make_unique<int>(value);
+  };
+  auto user = [&]() -> Coro<int> {
+    Task<std::unique_ptr<int>> task = create_task(make(20));
+    std::unique_ptr<int> a = co_await task;                   // moved out of the task
+    std::unique_ptr<int> b = co_await wait_for(make(22), 5);  // through wait_for's task
+    co_return *a + *b;
+  };
+  EXPECT_EQ(loop.run_until_complete(user()), 42);
+  std::unique_ptr<int> direct = loop.run_until_complete(make(7));
+  EXPECT_EQ(*direct, 7);
 }
 
 TEST(TaskTest, CreateTaskOnAClosedLoopIsRefused) {

@@ -198,11 +198,7 @@ class AsCompleted {
     std::optional<Future<T>> next = std::move(state->finished.front());
     state->finished.pop_front();
     if (!next) throw TimeoutError();
-    if constexpr (std::is_void_v<T>) {
-      next->result();
-    } else {
-      co_return T(next->result());
-    }
+    co_return next->take_result();
   }
 
   std::shared_ptr<State> state_;
@@ -265,7 +261,7 @@ ConcurrentFuture<T> run_coroutine_threadsafe(Coro<T> coro, EventLoop& loop) {
             } else if constexpr (std::is_void_v<T>) {
               result.set_result();
             } else {
-              result.set_result(done.result());
+              result.set_result(done.take_result());
             }
           }
           done.get_loop().drop_resource(id);
