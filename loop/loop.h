@@ -15,6 +15,7 @@
 #include "loop/logging.h"
 #include "loop/policy.h"
 #include "loop/poller.h"
+#include "loop/queues.h"
 #include "loop/run.h"
 #include "loop/run_in_executor.h"
 #include "loop/task.h"
