@@ -12,6 +12,7 @@
 #include "loop/executor.h"
 #include "loop/future.h"
 #include "loop/handle.h"
+#include "loop/locks.h"
 #include "loop/logging.h"
 #include "loop/policy.h"
 #include "loop/poller.h"
