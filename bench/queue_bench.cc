@@ -10,6 +10,7 @@
 #include <cstdint>
 
 #include "benchmark/benchmark.h"
+#include "loop/locks.h"
 #include "loop/queues.h"
 
 namespace {
@@ -72,5 +73,23 @@ void BM_PutGetNowait(benchmark::State& state) {
 }
 BENCHMARK(BM_PutGetNowait<aio::Queue<std::int64_t>>);
 BENCHMARK(BM_PutGetNowait<aio::PriorityQueue<std::int64_t>>);
+
+// Per item: an uncontended `co_await lock.acquire(); lock.release();` inside one task (the
+// program bench/lock_compare.py runs on CPython asyncio and uvloop).
+aio::Coro<void> LockRound(aio::Lock& lock, std::int64_t rounds) {
+  for (std::int64_t i = 0; i < rounds; ++i) {
+    co_await lock.acquire();
+    lock.release();
+  }
+}
+
+void BM_LockUncontended(benchmark::State& state) {
+  aio::EventLoop loop;
+  aio::Lock lock;
+  for (auto _ : state) loop.run_until_complete(LockRound(lock, kItemsPerRound));
+  ReportItems(state, state.iterations() * kItemsPerRound);
+  loop.close();
+}
+BENCHMARK(BM_LockUncontended);
 
 }  // namespace

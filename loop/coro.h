@@ -13,6 +13,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "loop/free_list.h"
 #include "loop/future.h"
 #include "loop/task_core.h"
 
@@ -73,6 +74,13 @@ class [[nodiscard]] Coro {
   struct promise_type : internal::CoroPromiseResult<T> {
     std::exception_ptr exception;
     std::coroutine_handle<> continuation;
+
+    // Coroutine frames are small and short-lived: recycled per thread like futures and tasks
+    // (loop/free_list.h; frames over 512 bytes use the global allocator).
+    static void* operator new(std::size_t size) { return internal::recycled_allocate(size); }
+    static void operator delete(void* frame, std::size_t size) noexcept {
+      internal::recycled_deallocate(frame, size);
+    }
 
     Coro get_return_object() noexcept {
       return Coro(std::coroutine_handle<promise_type>::from_promise(*this));
