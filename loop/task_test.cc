@@ -332,6 +332,18 @@ TEST(TaskTest, ReprShowsWhatThePendingTaskWaitsFor) {
   loop.run_until_complete(task);
 }
 
+TEST(TaskTest, ReprInDebugModeShowsTheCreationSite) {
+  EventLoop loop;
+  loop.set_debug(true);
+  int line = __LINE__ + 1;
+  Task<int> task = loop.create_task(add_later(1, 2), "sited");
+  std::string repr = task.repr();
+  EXPECT_EQ(repr.rfind("<Task pending name='sited' created at ", 0), 0u) << repr;
+  EXPECT_NE(repr.find("task_test.cc:" + std::to_string(line) + ">"), std::string::npos) << repr;
+  loop.run_until_complete(task);
+  EXPECT_EQ(task.repr().rfind("<Task finished name='sited' created at ", 0), 0u);
+}
+
 TEST(TaskTest, TasksAreFuturesButRefuseSetResult) {
   EventLoop loop;
   Task<int> task = loop.create_task(add_later(1, 1));
