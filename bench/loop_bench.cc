@@ -15,23 +15,14 @@
 #include <cstdint>
 #include <thread>
 
+#include "bench/bench_util.h"
 #include "benchmark/benchmark.h"
 #include "loop/event_loop.h"
 
 namespace {
 
-// Runs one loop iteration: everything ready now (callbacks, due timers, pending purges).
-void RunOneIteration(aio::EventLoop& loop) {
-  loop.stop();
-  loop.run_forever();
-}
-
-// Reports `items` per iteration as throughput and as seconds per item.
-void ReportItems(benchmark::State& state, std::int64_t items) {
-  state.SetItemsProcessed(items);
-  state.counters["per_item"] = benchmark::Counter(
-      static_cast<double>(items), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
+using aio::bench::ReportItems;
+using aio::bench::RunOneIteration;
 
 // A benchmark that ran fewer callbacks than it scheduled measured the wrong thing.
 void CheckRan(benchmark::State& state, std::int64_t ran, std::int64_t expected) {

@@ -9,19 +9,17 @@
 //   bazel run -c opt //bench:queue_bench -- --benchmark_min_time=0.2
 #include <cstdint>
 
+#include "bench/bench_util.h"
 #include "benchmark/benchmark.h"
 #include "loop/locks.h"
 #include "loop/queues.h"
 
 namespace {
 
-constexpr std::int64_t kItemsPerRound = 10000;
+using aio::bench::ReportItems;
+using aio::bench::RunOneIteration;
 
-void ReportItems(benchmark::State& state, std::int64_t items) {
-  state.SetItemsProcessed(items);
-  state.counters["per_item"] = benchmark::Counter(
-      static_cast<double>(items), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
+constexpr std::int64_t kItemsPerRound = 10000;
 
 aio::Coro<void> Producer(aio::Queue<std::int64_t>& queue, std::int64_t items) {
   for (std::int64_t i = 0; i < items; ++i) co_await queue.put(i);

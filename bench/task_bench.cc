@@ -8,21 +8,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "benchmark/benchmark.h"
 #include "loop/task.h"
 
 namespace {
 
-void RunOneIteration(aio::EventLoop& loop) {
-  loop.stop();
-  loop.run_forever();
-}
-
-void ReportItems(benchmark::State& state, std::int64_t items) {
-  state.SetItemsProcessed(items);
-  state.counters["per_item"] = benchmark::Counter(
-      static_cast<double>(items), benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
-}
+using aio::bench::ReportItems;
+using aio::bench::RunOneIteration;
 
 // A task that awaits a fresh future `rounds` times; `slot` is where the current one waits.
 aio::Coro<void> Waiter(aio::EventLoop& loop, aio::Future<void>* slot, std::int64_t* resumed) {

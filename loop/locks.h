@@ -55,6 +55,7 @@
 #include "loop/event_loop.h"
 #include "loop/future.h"
 #include "loop/logging.h"
+#include "loop/loop_binding.h"
 #include "loop/task.h"
 
 namespace aio {
@@ -111,26 +112,6 @@ using ConditionGuard = ReleaseGuard<Condition>;
 using SemaphoreGuard = ReleaseGuard<Semaphore>;
 
 namespace internal {
-
-// asyncio 3.10's _LoopBoundMixin: binds to the running loop the first time a waiter is needed.
-class LoopBinding {
- public:
-  // The running loop; RuntimeError("no running event loop") outside one, RuntimeError("<repr> is
-  // bound to a different event loop") if already bound to another (also to a destroyed one).
-  template <class Describe>
-  EventLoop& get(Describe&& describe) {
-    EventLoop& loop = get_running_loop();
-    if (!token_) {
-      token_ = loop.liveness();
-    } else if (token_ != loop.liveness()) {
-      throw RuntimeError(describe() + " is bound to a different event loop");
-    }
-    return loop;
-  }
-
- private:
-  std::shared_ptr<EventLoop*> token_;  // the loop's liveness token: unique per loop, never reused
-};
 
 // Waiters in arrival order. A list: each waiter removes its own entry in O(1) and iterators stay
 // valid while others come and go.

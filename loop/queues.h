@@ -43,6 +43,7 @@
 #include "loop/coro.h"
 #include "loop/errors.h"
 #include "loop/future.h"
+#include "loop/loop_binding.h"
 #include "loop/task.h"
 
 namespace aio {
@@ -275,13 +276,7 @@ class BasicQueue {
   // asyncio's _LoopBoundMixin._get_loop: the running loop, which must be the first one that
   // waited on this queue.
   EventLoop& bound_loop() {
-    EventLoop& loop = get_running_loop();
-    if (!loop_) {
-      loop_ = loop.liveness();
-    } else if (loop_ != loop.liveness()) {
-      throw RuntimeError(repr() + " is bound to a different event loop");
-    }
-    return loop;
+    return binding_.get([this] { return repr(); });
   }
 
   // Resolves the first waiter still pending (cancelled ones are skipped and dropped).
@@ -323,7 +318,7 @@ class BasicQueue {
   Waiters getters_;
   Waiters putters_;
   std::vector<Future<void>> joiners_;  // join() calls waiting for unfinished_tasks_ == 0
-  std::shared_ptr<EventLoop*> loop_;   // the bound loop's liveness token, once bound
+  internal::LoopBinding binding_;
 };
 
 // asyncio.Queue: first in, first out.

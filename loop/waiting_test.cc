@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "testing/coro_test_util.h"
 #include "testing/loop_test_util.h"
 
 namespace aio {
@@ -17,15 +18,8 @@ using ::aio::testing::join;
 using ::aio::testing::python_oracle;
 using Strings = std::vector<std::string>;
 
-Coro<int> value_after(double delay, int value) {
-  co_await sleep(delay);
-  co_return value;
-}
-
-Coro<int> fail_after(double delay, std::string message) {
-  co_await sleep(delay);
-  throw ValueError(message);
-}
+using ::aio::testing::fail_after;
+using ::aio::testing::value_after;
 
 std::vector<int> values(const std::vector<Future<int>>& futures) {
   std::vector<int> out;
