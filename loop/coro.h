@@ -25,8 +25,9 @@ namespace internal {
 struct CreationTrace;
 // nullptr unless debug mode is on (the running loop's, else AIO_DEBUG).
 CreationTrace* capture_creation_trace_if_debug();
-// Frees the trace; first logs "coroutine '...' was never awaited" if the coroutine never ran.
-void finish_creation_trace(CreationTrace* trace, bool never_started) noexcept;
+// Frees the trace; first logs "coroutine '...' was never awaited" if the coroutine never ran
+// (`frame` is its coroutine frame, which names the coroutine).
+void finish_creation_trace(CreationTrace* trace, bool never_started, void* frame) noexcept;
 
 // Raises what the task has to deliver at this resumption point (a cancellation), if anything.
 inline void raise_pending_in_current_task() {
@@ -102,7 +103,11 @@ class [[nodiscard]] Coro {
     internal::CreationTrace* trace = internal::capture_creation_trace_if_debug();
     bool started = false;
     ~promise_type() {
-      if (trace != nullptr) internal::finish_creation_trace(trace, /*never_started=*/!started);
+      if (trace != nullptr) {
+        internal::finish_creation_trace(
+            trace, /*never_started=*/!started,
+            std::coroutine_handle<promise_type>::from_promise(*this).address());
+      }
     }
     // Hands control back to the awaiting coroutine (or to the task's step for the root).
     struct FinalAwaiter {

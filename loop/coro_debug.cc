@@ -38,15 +38,27 @@ CreationTrace* capture_creation_trace_if_debug() {
   EventLoop* loop = EventLoop::running_loop();
   if (!(loop != nullptr ? loop->get_debug() : debug_from_environment())) return nullptr;
   auto* trace = new CreationTrace;
-  // Skip this function: frame 0 is then the coroutine function itself (its ramp).
+  // Skip this function: the stack starts in the coroutine function (its ramp) or its caller.
   trace->depth = absl::GetStackTrace(trace->frames, CreationTrace::kMaxFrames, /*skip_count=*/1);
   return trace;
 }
 
-void finish_creation_trace(CreationTrace* trace, bool never_started) noexcept {
-  if (never_started && trace->depth > 0) {
+// The coroutine's name: clang and GCC lay a frame out with its resume function first, and a
+// coroutine that never ran still has it. (The creation stack cannot name it reliably: the
+// coroutine's ramp function may be inlined into its caller.)
+std::string coroutine_name(void* frame) {
+  void* resume = *static_cast<void**>(frame);
+  char name[512];
+  if (resume == nullptr || !absl::Symbolize(resume, name, sizeof name)) return "??";
+  std::string text = name;
+  std::size_t clone = text.find(" [clone");
+  return clone == std::string::npos ? text : text.substr(0, clone);
+}
+
+void finish_creation_trace(CreationTrace* trace, bool never_started, void* frame) noexcept {
+  if (never_started) {
     try {
-      std::string text = "coroutine '" + symbol_at(trace->frames[0]) + "' was never awaited\n" +
+      std::string text = "coroutine '" + coroutine_name(frame) + "' was never awaited\n" +
                          "Coroutine created at (most recent call last):";
       for (int i = trace->depth - 1; i >= 0; --i) text += "\n  " + symbol_at(trace->frames[i]);
       log(LogLevel::kWarning, text);
