@@ -121,10 +121,29 @@ Coro<T> wait_for(Coro<T> coro, double timeout) {
 
 // --- gather -----------------------------------------------------------------------------------
 
-namespace internal {
-
 template <class T>
 using GatherValue = std::conditional_t<std::is_void_v<T>, std::monostate, T>;
+
+// One child's outcome in gather(..., return_exceptions): its value, or the exception it ended
+// with (CancelledError for a cancelled child), as asyncio puts exceptions in the result list.
+template <class T>
+struct Outcome {
+  std::optional<GatherValue<T>> value;
+  std::exception_ptr exception;
+
+  bool ok() const noexcept { return exception == nullptr; }
+  // The value, or rethrows the exception.
+  const GatherValue<T>& get() const {
+    if (exception) std::rethrow_exception(exception);
+    return *value;
+  }
+};
+
+// The tag that selects asyncio's return_exceptions=True: gather(children, return_exceptions).
+struct ReturnExceptions {};
+inline constexpr ReturnExceptions return_exceptions{};
+
+namespace internal {
 
 template <class T>
 GatherValue<T> gather_value(const Future<T>& child) {
@@ -132,17 +151,34 @@ GatherValue<T> gather_value(const Future<T>& child) {
     child.result();
     return {};
   } else {
-    return child.result();
+    return child.take_result();
   }
 }
+
+template <class T>
+Outcome<T> gather_outcome(const Future<T>& child) {
+  Outcome<T> outcome;
+  if (child.cancelled()) {
+    outcome.exception = std::make_exception_ptr(CancelledError());
+  } else if (std::exception_ptr error = child.exception()) {
+    outcome.exception = error;
+  } else {
+    outcome.value = gather_value(child);
+  }
+  return outcome;
+}
+
+template <class T, bool kReturnExceptions>
+using GatherResults =
+    std::conditional_t<kReturnExceptions, std::vector<Outcome<T>>, std::vector<GatherValue<T>>>;
 
 // The future gather() returns (asyncio's _GatheringFuture): cancelling it cancels every child.
 // The children's done-callbacks hold it; it holds the children until it is done (then the
 // cycle is gone).
-template <class T>
-class GatherState final : public FutureCore, public ValueBox<std::vector<GatherValue<T>>> {
+template <class T, bool kReturnExceptions>
+class GatherState final : public FutureCore, public ValueBox<GatherResults<T, kReturnExceptions>> {
  public:
-  using Results = std::vector<GatherValue<T>>;
+  using Results = GatherResults<T, kReturnExceptions>;
   using FutureCore::FutureCore;
 
   bool cancel(std::string message) override {
@@ -163,20 +199,32 @@ class GatherState final : public FutureCore, public ValueBox<std::vector<GatherV
       if (!child.cancelled()) child.exception();  // mark retrieved: nobody else will
       return;
     }
-    if (child.cancelled()) {
-      outer.set_exception(CancelledError());
-    } else if (std::exception_ptr error = child.exception()) {
-      outer.set_exception(error);
-    } else if (finished == children.size()) {
-      if (cancel_requested) {
+    if constexpr (!kReturnExceptions) {
+      // Without return_exceptions, the first failure (or cancellation) fails the gather now.
+      if (child.cancelled()) {
         outer.set_exception(CancelledError());
-      } else {
-        Results results;
-        for (const Future<T>& f : children) results.push_back(gather_value(f));
-        children.clear();
-        outer.set_result(std::move(results));
+        return;
+      }
+      if (std::exception_ptr error = child.exception()) {
+        outer.set_exception(error);
+        return;
       }
     }
+    if (finished < children.size()) return;
+    if (cancel_requested) {
+      outer.set_exception(CancelledError());
+      return;
+    }
+    Results results;
+    for (const Future<T>& f : children) {
+      if constexpr (kReturnExceptions) {
+        results.push_back(gather_outcome(f));
+      } else {
+        results.push_back(gather_value(f));
+      }
+    }
+    children.clear();
+    outer.set_result(std::move(results));
   }
 
   std::vector<Future<T>> children;
@@ -184,34 +232,56 @@ class GatherState final : public FutureCore, public ValueBox<std::vector<GatherV
   bool cancel_requested = false;
 };
 
-}  // namespace internal
-
-// Runs the futures concurrently and resolves to their results in input order. The first
-// exception (or a child's cancellation, as CancelledError) is propagated at once; the other
-// children keep running. Cancelling the returned future cancels all children.
-template <class T>
-Future<std::vector<internal::GatherValue<T>>> gather(std::vector<Future<T>> children) {
-  using State = internal::GatherState<T>;
+template <class T, bool kReturnExceptions>
+Future<GatherResults<T, kReturnExceptions>> start_gather(std::vector<Future<T>> children) {
+  using State = GatherState<T, kReturnExceptions>;
   using Results = typename State::Results;
   EventLoop& loop = children.empty() ? get_running_loop() : children.front().get_loop();
   auto* state = new State(loop, std::source_location::current());
-  Future<Results> outer(internal::Ref<internal::FutureCore>::adopt(state), state);
+  Future<Results> outer(Ref<FutureCore>::adopt(state), state);
   if (children.empty()) {
     outer.set_result(Results{});
     return outer;
   }
   state->children = children;
   for (Future<T>& child : children) {
-    child.add_done_callback([gathering = internal::Ref<internal::FutureCore>::share(state),
-                             state](Future<T>& done) { state->on_child_done(done); });
+    child.add_done_callback([gathering = Ref<FutureCore>::share(state), state](Future<T>& done) {
+      state->on_child_done(done);
+    });
   }
   return outer;
 }
+
 template <class T>
-Future<std::vector<internal::GatherValue<T>>> gather(std::vector<Coro<T>> coros) {
+std::vector<Future<T>> schedule_all(std::vector<Coro<T>> coros) {
   std::vector<Future<T>> children;
   for (Coro<T>& coro : coros) children.push_back(ensure_future(std::move(coro)));
-  return gather(std::move(children));
+  return children;
+}
+
+}  // namespace internal
+
+// Runs the futures concurrently and resolves to their results in input order. The first
+// exception (or a child's cancellation, as CancelledError) is propagated at once; the other
+// children keep running. Cancelling the returned future cancels all children.
+template <class T>
+Future<std::vector<GatherValue<T>>> gather(std::vector<Future<T>> children) {
+  return internal::start_gather<T, false>(std::move(children));
+}
+template <class T>
+Future<std::vector<GatherValue<T>>> gather(std::vector<Coro<T>> coros) {
+  return gather(internal::schedule_all(std::move(coros)));
+}
+
+// asyncio's gather(..., return_exceptions=True): waits for every child and resolves to one
+// Outcome per child, in input order; exceptions and cancellations are outcomes, not failures.
+template <class T>
+Future<std::vector<Outcome<T>>> gather(std::vector<Future<T>> children, ReturnExceptions) {
+  return internal::start_gather<T, true>(std::move(children));
+}
+template <class T>
+Future<std::vector<Outcome<T>>> gather(std::vector<Coro<T>> coros, ReturnExceptions) {
+  return gather(internal::schedule_all(std::move(coros)), return_exceptions);
 }
 
 }  // namespace aio

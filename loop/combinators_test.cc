@@ -192,6 +192,37 @@ TEST(GatherTest, ChildCancellationFailsTheGatherWithCancelledError) {
   EXPECT_EQ(loop.run_until_complete(b), 2);
 }
 
+TEST(GatherTest, ReturnExceptionsCollectsEveryOutcome) {
+  EventLoop loop;
+  Task<int> ok = loop.create_task(value_after(0.002, 1));
+  Task<int> failing = loop.create_task(fail_after(0.001, "boom"));
+  Task<int> cancelled = loop.create_task(value_after(3600, 3));
+  loop.call_soon([&] { cancelled.cancel(); });
+  Future<std::vector<Outcome<int>>> all =
+      gather(std::vector<Future<int>>{ok, failing, cancelled}, return_exceptions);
+  std::vector<Outcome<int>> outcomes = loop.run_until_complete(all);
+  ASSERT_EQ(outcomes.size(), 3u);
+  EXPECT_TRUE(outcomes[0].ok());
+  EXPECT_EQ(outcomes[0].get(), 1);
+  EXPECT_FALSE(outcomes[1].ok());
+  EXPECT_THROW(outcomes[1].get(), ValueError);
+  EXPECT_THROW(std::rethrow_exception(outcomes[2].exception), CancelledError);
+  EXPECT_FALSE(all.cancelled());
+}
+
+TEST(GatherTest, ReturnExceptionsStillFailsWhenTheGatherItselfIsCancelled) {
+  EventLoop loop;
+  std::vector<Coro<int>> coros;
+  coros.push_back(value_after(3600, 1));
+  coros.push_back(value_after(3600, 2));
+  auto body = [](std::vector<Coro<int>> c) -> Coro<std::size_t> {
+    Future<std::vector<Outcome<int>>> all = gather(std::move(c), return_exceptions);
+    get_running_loop().call_soon([all]() mutable { all.cancel(); });
+    co_return (co_await all).size();
+  };
+  EXPECT_THROW(loop.run_until_complete(body(std::move(coros))), CancelledError);
+}
+
 TEST(GatherTest, VoidChildrenGiveMonostates) {
   EventLoop loop;
   std::vector<Coro<void>> coros;
