@@ -94,6 +94,16 @@ void EventLoop::drop_resource(std::uint64_t id) {
   resources_.erase(it);  // destroyed after erasing: its destructor may touch the loop again
 }
 
+internal::LoopResource* EventLoop::extension(const void* key) const {
+  auto it = extensions_.find(key);
+  return it == extensions_.end() ? nullptr : it->second.get();
+}
+
+void EventLoop::set_extension(const void* key, std::unique_ptr<internal::LoopResource> service) {
+  check_closed();
+  extensions_[key] = std::move(service);
+}
+
 void EventLoop::set_default_executor(std::shared_ptr<Executor> executor) {
   default_executor_ = std::move(executor);
 }
@@ -156,9 +166,11 @@ void EventLoop::close() {
   for (State* state : threadsafe) discard(state);
   while (!ready_.empty()) discard(ready_.pop_front());
   timers_.clear();
-  // What other threads were to complete goes now, on this thread.
+  // What other threads were to complete goes now, on this thread; so do per-loop services.
   auto resources = std::move(resources_);
   resources.clear();
+  auto extensions = std::move(extensions_);
+  extensions.clear();
   // Tasks still pending now can never finish: break their cycles so they are destroyed (and
   // reported as "Task was destroyed but it is pending!").
   std::vector<std::shared_ptr<void>> pinned;

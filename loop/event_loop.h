@@ -173,6 +173,10 @@ class EventLoop {
   std::uint64_t adopt_resource(std::unique_ptr<internal::LoopResource> resource);
   internal::LoopResource* find_resource(std::uint64_t id) const;
   void drop_resource(std::uint64_t id);
+  // Per-loop services made on first use (a DNS channel...), keyed by an address the service
+  // owns; destroyed on this thread when the loop closes. Loop thread only.
+  internal::LoopResource* extension(const void* key) const;
+  void set_extension(const void* key, std::unique_ptr<internal::LoopResource> service);
   // Internal: the thread-safe way back to this loop.
   const std::shared_ptr<internal::LoopPoster>& poster() const noexcept { return poster_; }
 
@@ -315,6 +319,7 @@ class EventLoop {
   std::vector<internal::LoopChild*> children_;
   std::shared_ptr<internal::LoopPoster> poster_;
   absl::flat_hash_map<std::uint64_t, std::unique_ptr<internal::LoopResource>> resources_;
+  absl::flat_hash_map<const void*, std::unique_ptr<internal::LoopResource>> extensions_;
   std::uint64_t next_resource_id_ = 1;
   std::shared_ptr<Executor> default_executor_;
   TaskFactory task_factory_;

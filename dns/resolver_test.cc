@@ -1,0 +1,187 @@
+// The resolver on the loop. Every server these tests talk to is on loopback: a UDP socket that
+// reads nothing and answers nothing stands in for an unresponsive DNS server, so a name that
+// /etc/hosts does not know times out without leaving the machine.
+#include "dns/resolver.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "loop/combinators.h"
+#include "testing/loop_test_util.h"
+
+namespace aio::dns {
+namespace {
+
+// A bound UDP socket on 127.0.0.1 that never answers.
+class SilentServer {
+ public:
+  SilentServer() : fd_(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) {
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+    socklen_t length = sizeof address;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length);
+    port_ = ntohs(address.sin_port);
+  }
+  ~SilentServer() { close(fd_); }
+  std::string csv() const { return "127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_;
+  int port_ = 0;
+};
+
+// A loop whose resolver only ever asks the silent server, quickly.
+Resolver& quiet_resolver(EventLoop& loop, const SilentServer& server) {
+  Resolver& resolver = Resolver::of(loop, ResolverOptions{.timeout_ms = 100, .tries = 1});
+  resolver.set_servers(server.csv());
+  return resolver;
+}
+
+std::vector<AddrInfo> system_entries(const char* host, const char* port, int family, int type,
+                                     int flags, int* error) {
+  addrinfo hints{};
+  hints.ai_family = family;
+  hints.ai_socktype = type;
+  hints.ai_flags = flags;
+  addrinfo* list = nullptr;
+  *error = ::getaddrinfo(host, port, &hints, &list);
+  std::vector<AddrInfo> entries;
+  if (*error == 0) {
+    entries = to_entries(list);
+    freeaddrinfo(list);
+  }
+  return entries;
+}
+
+TEST(ResolverTest, HostsFileNamesMatchTheSystemEntryByEntry) {
+  EventLoop loop;
+  SilentServer server;
+  Resolver& resolver = quiet_resolver(loop, server);
+  struct Case {
+    const char* port;
+    int family, type, flags;
+  } cases[] = {
+      {"80", 0, 0, 0},
+      {"80", AF_INET, SOCK_STREAM, 0},
+      {"http", 0, SOCK_STREAM, 0},
+      {"53", 0, SOCK_DGRAM, AI_CANONNAME},
+      {nullptr, 0, 0, 0},
+  };
+  for (const Case& c : cases) {
+    int error = 0;
+    std::vector<AddrInfo> expected =
+        system_entries("localhost", c.port, c.family, c.type, c.flags, &error);
+    ASSERT_EQ(error, 0) << gai_strerror(error);
+    std::optional<std::string> port;
+    if (c.port) port = c.port;
+    std::vector<AddrInfo> got = loop.run_until_complete(
+        aio::wait_for(resolver.getaddrinfo("localhost", port, c.family, c.type, 0, c.flags), 5));
+    ASSERT_EQ(got.size(), expected.size()) << (c.port ? c.port : "null");
+    for (std::size_t i = 0; i < got.size(); ++i) {
+      EXPECT_TRUE(got[i] == expected[i])
+          << "entry " << i << ": " << got[i].host() << " " << got[i].canonname << " vs "
+          << expected[i].host() << " " << expected[i].canonname;
+    }
+  }
+}
+
+TEST(ResolverTest, LiteralsNeverReachTheResolver) {
+  EventLoop loop;
+  SilentServer server;
+  Resolver& resolver = quiet_resolver(loop, server);
+  std::vector<AddrInfo> got =
+      loop.run_until_complete(resolver.getaddrinfo("::1", "443", AF_INET6, SOCK_STREAM));
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].host(), "::1");
+  try {
+    loop.run_until_complete(resolver.getaddrinfo("127.0.0.1", "80", AF_INET6));
+    FAIL() << "a v4 literal asked as v6 must fail as the system does";
+  } catch (const ResolverError& e) {
+    EXPECT_EQ(e.eai_code(), EAI_ADDRFAMILY);
+  }
+}
+
+TEST(ResolverTest, UnansweredLookupTimesOutWithoutBlockingTheLoop) {
+  EventLoop loop;
+  SilentServer server;
+  Resolver& resolver = quiet_resolver(loop, server);
+  std::vector<double> ticks;
+  double start = loop.time();
+  for (int i = 1; i <= 3; ++i) loop.call_later(0.02 * i, [&] { ticks.push_back(loop.time()); });
+  try {
+    loop.run_until_complete(aio::wait_for(resolver.getaddrinfo("no-such-name.aio-test", "80"), 10));
+    FAIL() << "an unanswered lookup succeeded";
+  } catch (const ResolverError& e) {
+    EXPECT_EQ(e.eai_code(), EAI_AGAIN) << e.what();
+  }
+  ASSERT_EQ(ticks.size(), 3u) << "timers kept firing while the lookup was pending";
+  EXPECT_LT(ticks[0] - start, 0.09) << "the first 20 ms timer was not held up by the lookup";
+}
+
+TEST(ResolverTest, CancellingAPendingLookupIsClean) {
+  EventLoop loop;
+  SilentServer server;
+  Resolver& resolver = quiet_resolver(loop, server);
+  Task<std::vector<AddrInfo>> lookup =
+      loop.create_task(resolver.getaddrinfo("no-such-name.aio-test", "80"));
+  loop.call_later(0.01, [&] { lookup.cancel(); });
+  EXPECT_THROW(loop.run_until_complete(lookup), CancelledError);
+  // The query ends inside c-ares later; nothing may reach the cancelled task.
+  loop.run_until_complete(sleep(0.3));
+  EXPECT_TRUE(lookup.cancelled());
+}
+
+TEST(ResolverTest, ClosingTheLoopWithLookupsPendingIsClean) {
+  SilentServer server;
+  auto loop = std::make_unique<EventLoop>();
+  Resolver& resolver = quiet_resolver(*loop, server);
+  Task<std::vector<AddrInfo>> lookup =
+      loop->create_task(resolver.getaddrinfo("no-such-name.aio-test", "80"));
+  loop->call_later(0.01, [&] { loop->stop(); });
+  loop->run_forever();
+  EXPECT_FALSE(lookup.done());
+  testing::LogCapture log;  // "Task was destroyed but it is pending!" is expected, nothing else
+  loop->close();
+  lookup = Task<std::vector<AddrInfo>>();
+  loop.reset();
+  for (const auto& record : log.records()) {
+    EXPECT_NE(record.message.find("Task was destroyed but it is pending!"), std::string::npos)
+        << record.message;
+  }
+}
+
+TEST(ResolverTest, GetnameinfoMatchesTheSystem) {
+  EventLoop loop;
+  SilentServer server;
+  Resolver& resolver = quiet_resolver(loop, server);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(80);
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int flags : {NI_NUMERICHOST | NI_NUMERICSERV, 0}) {
+    char host[NI_MAXHOST], service[NI_MAXSERV];
+    ASSERT_EQ(::getnameinfo(reinterpret_cast<sockaddr*>(&address), sizeof address, host,
+                            sizeof host, service, sizeof service, flags),
+              0);
+    auto [got_host, got_service] = loop.run_until_complete(aio::wait_for(
+        resolver.getnameinfo(reinterpret_cast<sockaddr*>(&address), sizeof address, flags), 5));
+    EXPECT_EQ(got_host, host) << "flags " << flags;
+    EXPECT_EQ(got_service, service) << "flags " << flags;
+  }
+}
+
+TEST(ResolverTest, BadServerListIsAValueError) {
+  EventLoop loop;
+  EXPECT_THROW(Resolver::of(loop).set_servers("not an address"), ValueError);
+}
+
+}  // namespace
+}  // namespace aio::dns
