@@ -18,7 +18,6 @@ namespace {
 using ::aio::testing::error_message;
 using ::aio::testing::join;
 using ::aio::testing::LogCapture;
-using ::aio::testing::python_oracle;
 using ::aio::testing::run_with_timeout;
 using Strings = std::vector<std::string>;
 
@@ -284,9 +283,7 @@ TEST(LockTest, AWaiterCancelledAfterBeingWokenPassesTheLockOnLikeCPython) {
   };
   run_bounded(loop, main_coro());
   EXPECT_EQ(join(order), "released a-cancelled b-in main-saw-cancel b-out c-in c-out locked=false");
-  std::string oracle = python_oracle(kLockCancelledAfterWakeUp);
-  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
-  EXPECT_EQ(join(order), oracle);
+  ::aio::testing::expect_same_as_cpython(join(order), kLockCancelledAfterWakeUp);
 }
 
 constexpr const char* kLockContentionWithCancel = R"py(
@@ -349,9 +346,7 @@ TEST(LockTest, ThreeTasksContendingWithOneCancelledWhileWaitingLikeCPython) {
   };
   run_bounded(loop, main_coro());
   EXPECT_EQ(join(order), "a-in main a-out b-cancelled main-saw-cancel c-in c-out locked=false");
-  std::string oracle = python_oracle(kLockContentionWithCancel);
-  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
-  EXPECT_EQ(join(order), oracle);
+  ::aio::testing::expect_same_as_cpython(join(order), kLockContentionWithCancel);
 }
 
 TEST(LockTest, ScopedGuardReleasesOnExceptionAndCanBeMovedOrReleasedEarly) {
@@ -588,9 +583,7 @@ TEST(EventTest, SetWakesEveryWaiterEvenIfClearedRightAfterLikeCPython) {
   run_bounded(loop, main_coro());
   EXPECT_EQ(join(order), "a-wait b-wait c-wait set-clear soon a-true b-true c-true is_set=false");
   EXPECT_EQ(event.repr(), "<aio::Event [unset]>");
-  std::string oracle = python_oracle(kEventWakesAll);
-  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
-  EXPECT_EQ(join(order), oracle);
+  ::aio::testing::expect_same_as_cpython(join(order), kEventWakesAll);
 }
 
 TEST(EventTest, ACancelledWaiterLeavesAndTheOthersStillWake) {
@@ -747,9 +740,7 @@ TEST(ConditionTest, NotifyTwoOfThreeThenNotifyAllLikeCPython) {
   EXPECT_EQ(join(order),
             "a-wait b-wait c-wait notified a-true b-true main main2 notified-all c-true "
             "locked=false");
-  std::string oracle = python_oracle(kConditionNotifyTwo);
-  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
-  EXPECT_EQ(join(order), oracle);
+  ::aio::testing::expect_same_as_cpython(join(order), kConditionNotifyTwo);
 }
 
 TEST(ConditionTest, NotifyWakesAtMostNStillWaitingTasksInFifoOrder) {
@@ -1163,9 +1154,7 @@ TEST(SemaphoreTest, FiveWorkersOnTwoPermitsWithOneCancelledLikeCPython) {
   EXPECT_EQ(join(order),
             "a-in b-in main a-out b-out d-cancelled c-in e-in c-out e-out main-saw-cancel "
             "locked=false");
-  std::string oracle = python_oracle(kSemaphoreWorkers);
-  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
-  EXPECT_EQ(join(order), oracle);
+  ::aio::testing::expect_same_as_cpython(join(order), kSemaphoreWorkers);
 }
 
 }  // namespace

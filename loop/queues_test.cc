@@ -21,7 +21,6 @@ namespace {
 
 using ::aio::testing::error_message;
 using ::aio::testing::join;
-using ::aio::testing::python_oracle;
 using Strings = std::vector<std::string>;
 
 // Every test bounds its run: a queue wait that never ends fails as a TimeoutError.
@@ -167,9 +166,7 @@ TEST(PriorityQueueTest, TiesComeOutInHeapqOrderLikeCPython) {
   }
   EXPECT_EQ(join(out),
             "0a 0e 0i 1d 0m 0q 0u 1h 0y 1t 1p 1l 1x 2c 2w 2k 2s 2o 2g 3j 3v 3r 3f 3n 3z 3b");
-  std::string oracle = python_oracle(kHeapTiesScenario);
-  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
-  EXPECT_EQ(join(out), oracle);
+  ::aio::testing::expect_same_as_cpython(join(out), kHeapTiesScenario);
 }
 
 TEST(QueueTest, MoveOnlyItems) {
@@ -377,9 +374,7 @@ TEST(QueueTest, WakeUpOrderOfGettersAndPuttersMatchesCPython) {
   EXPECT_EQ(join(order),
             "g1:wait g2:wait p1:put p1:done p2:put p2:done p3:put p4:put p5:put p6:put size2 g1:1 "
             "g2:2 g3:wait g4:wait p3:done p4:done g3:3 g4:4 size0 p5:done p6:done size2");
-  std::string oracle = python_oracle(kWakeOrderScenario);
-  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
-  EXPECT_EQ(join(order), oracle);
+  ::aio::testing::expect_same_as_cpython(join(order), kWakeOrderScenario);
 }
 
 // A woken getter whose item was taken by get_nowait() before it ran waits again, at the back.
@@ -430,9 +425,7 @@ TEST(QueueTest, AWokenGetterThatLostItsItemWaitsAgainAtTheBackLikeCPython) {
   };
   run(loop, main_coro());
   EXPECT_EQ(join(order), "stole1 b:2 a:3");
-  std::string oracle = python_oracle(kStolenWakeUpScenario);
-  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
-  EXPECT_EQ(join(order), oracle);
+  ::aio::testing::expect_same_as_cpython(join(order), kStolenWakeUpScenario);
 }
 
 // --- Cancellation -----------------------------------------------------------------------------
@@ -552,9 +545,7 @@ TEST(QueueTest, CancelledGetAndPutPassTheirWakeUpOnLikeCPython) {
   EXPECT_EQ(join(order),
             "a:cancelled c:cancelled b:1 size1 d:2 size0 size0 got0 p1:cancelled size0 p2:put2 "
             "got2 p3:cancelled size0");
-  std::string oracle = python_oracle(kCancelScenario);
-  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
-  EXPECT_EQ(join(order), oracle);
+  ::aio::testing::expect_same_as_cpython(join(order), kCancelScenario);
 }
 
 TEST(QueueTest, CancelledGetTakesNothingAndLeavesTheLine) {
@@ -834,9 +825,7 @@ TEST(QueueTest, JoinWaitsForEveryTaskDoneLikeCPython) {
   EXPECT_EQ(join(order),
             "w1:0 w2:1 w1:done0 w1:2 w2:done1 w1:done2 main:joined j1:joined j2:joined w2:3 "
             "w2:done3 main:joined2");
-  std::string oracle = python_oracle(kJoinScenario);
-  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
-  EXPECT_EQ(join(order), oracle);
+  ::aio::testing::expect_same_as_cpython(join(order), kJoinScenario);
 }
 
 TEST(QueueTest, CancelledJoinLeavesTheOthersWaiting) {

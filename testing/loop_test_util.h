@@ -65,6 +65,14 @@ inline std::string python_oracle(const std::string& script) {
   return text;
 }
 
+// Compares an order of events with what CPython's asyncio prints for the same scenario. When
+// python3 is missing the test is marked skipped; call it as a test's last statement.
+inline void expect_same_as_cpython(const std::string& ours, const std::string& script) {
+  std::string oracle = python_oracle(script);
+  if (oracle.empty()) GTEST_SKIP() << "python3 is not available as an oracle";
+  EXPECT_EQ(ours, oracle) << "CPython's asyncio disagrees";
+}
+
 // Collects every log record while alive (and restores the previous sink afterwards).
 class LogCapture {
  public:
