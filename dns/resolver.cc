@@ -3,10 +3,13 @@
 #include <ares.h>
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <mutex>
+#include <sstream>
 
 #include "dns/numeric.h"
 
@@ -33,9 +36,9 @@ struct AddrInfoQuery {
   int family, type, protocol, flags;
 };
 
-struct NameInfoQuery {
-  Resolver* resolver;
-  Future<std::pair<std::string, std::string>> future;
+// A PTR lookup: the name, or nullopt when the address has none.
+struct NameQuery {
+  Future<std::optional<std::string>> future;
 };
 
 std::string literal_of(const ares_addrinfo_node* node) {
@@ -53,18 +56,31 @@ std::string literal_of(const ares_addrinfo_node* node) {
 // c-ares found addresses; the entries are built as the C library builds them for a literal
 // (socket types, protocols, ports, service names), so they have the system's shape.
 std::vector<AddrInfo> entries_from(const ares_addrinfo* result, const AddrInfoQuery& query) {
+  // AI_V4MAPPED (asked of c-ares as AF_UNSPEC): IPv4 answers become ::ffff:a.b.c.d, all of
+  // them with AI_ALL, otherwise only when there is no IPv6 answer, as the C library does.
+  bool mapped = query.family == AF_INET6 && (query.flags & AI_V4MAPPED);
+  bool any_v6 = false;
+  for (const ares_addrinfo_node* node = result->nodes; node != nullptr; node = node->ai_next) {
+    any_v6 |= node->ai_family == AF_INET6;
+  }
   std::vector<AddrInfo> entries;
   std::vector<std::string> seen;
   for (const ares_addrinfo_node* node = result->nodes; node != nullptr; node = node->ai_next) {
     if (node->ai_family != AF_INET && node->ai_family != AF_INET6) continue;
     std::string literal = literal_of(node);
+    int family = node->ai_family;
+    if (mapped && family == AF_INET) {
+      if (any_v6 && !(query.flags & AI_ALL)) continue;
+      literal = "::ffff:" + literal;
+      family = AF_INET6;
+    }
     bool duplicate = false;
     for (const std::string& s : seen) duplicate |= s == literal;
     if (duplicate) continue;
     seen.push_back(literal);
     std::optional<std::vector<AddrInfo>> shaped = numeric_getaddrinfo(
-        literal.c_str(), query.port ? query.port->c_str() : nullptr, node->ai_family, query.type,
-        query.protocol, query.flags & ~(AI_CANONNAME | AI_PASSIVE));
+        literal.c_str(), query.port ? query.port->c_str() : nullptr, family, query.type,
+        query.protocol, query.flags & ~(AI_CANONNAME | AI_PASSIVE | AI_V4MAPPED | AI_ALL));
     if (shaped) entries.insert(entries.end(), shaped->begin(), shaped->end());
   }
   if ((query.flags & AI_CANONNAME) && !entries.empty()) {
@@ -93,15 +109,75 @@ void on_addrinfo(void* arg, int status, int /*timeouts*/, ares_addrinfo* result)
   }
 }
 
-void on_nameinfo(void* arg, int status, int /*timeouts*/, char* node, char* service) {
-  std::unique_ptr<NameInfoQuery> query(static_cast<NameInfoQuery*>(arg));
+void on_ptr_reply(void* arg, int status, int /*timeouts*/, unsigned char* answer, int length) {
+  std::unique_ptr<NameQuery> query(static_cast<NameQuery*>(arg));
   if (status == ARES_EDESTRUCTION || query->future.done()) return;
-  if (status != ARES_SUCCESS) {
-    query->future.set_exception(ResolverError(eai_from_ares(status)));
-    return;
+  if (status == ARES_SUCCESS) {
+    hostent* entry = nullptr;
+    if (ares_parse_ptr_reply(answer, length, nullptr, 0, AF_INET, &entry) == ARES_SUCCESS &&
+        entry != nullptr && entry->h_name != nullptr) {
+      query->future.set_result(std::string(entry->h_name));
+    } else {
+      query->future.set_result(std::nullopt);
+    }
+    if (entry != nullptr) ares_free_hostent(entry);
+  } else if (status == ARES_ENOTFOUND || status == ARES_ENODATA) {
+    query->future.set_result(std::nullopt);  // no name: the C library falls back to numeric
+  } else {
+    // A server that failed, refused or never answered: the C library says "try again" rather
+    // than falling back to the numeric form (c-ares' own getnameinfo would fall back).
+    query->future.set_exception(ResolverError(EAI_AGAIN));
   }
-  query->future.set_result(
-      std::make_pair(std::string(node ? node : ""), std::string(service ? service : "")));
+}
+
+// The reverse-lookup name of an address: "4.3.2.1.in-addr.arpa" or the ip6.arpa nibbles.
+std::string reverse_name(int family, const unsigned char* bytes) {
+  std::string name;
+  if (family == AF_INET) {
+    for (int i = 3; i >= 0; --i) name += std::to_string(bytes[i]) + ".";
+    return name + "in-addr.arpa";
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (int i = 15; i >= 0; --i) {
+    name += kHex[bytes[i] & 0xf];
+    name += '.';
+    name += kHex[bytes[i] >> 4];
+    name += '.';
+  }
+  return name + "ip6.arpa";
+}
+
+// The first name /etc/hosts gives the address, as nsswitch's "files" source answers first.
+std::optional<std::string> hosts_file_name(int family, const unsigned char* bytes) {
+  std::ifstream hosts("/etc/hosts");
+  std::string line;
+  while (std::getline(hosts, line)) {
+    line = line.substr(0, line.find('#'));
+    std::istringstream fields(line);
+    std::string address, name;
+    if (!(fields >> address >> name)) continue;
+    unsigned char parsed[sizeof(in6_addr)] = {};
+    if (inet_pton(family, address.c_str(), parsed) == 1 &&
+        std::memcmp(parsed, bytes, family == AF_INET ? 4 : 16) == 0) {
+      return name;
+    }
+  }
+  return std::nullopt;
+}
+
+// NI_NOFQDN as the C library does it: a name inside this host's own domain (what follows the
+// first dot of gethostname()) loses that domain.
+std::string without_local_domain(const std::string& name) {
+  char self[256] = {};
+  if (gethostname(self, sizeof self - 1) != 0) return name;
+  const char* dot = std::strchr(self, '.');
+  if (dot == nullptr) return name;
+  std::string suffix = dot;  // ".example.org"
+  if (name.size() > suffix.size() &&
+      name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+    return name.substr(0, name.size() - suffix.size());
+  }
+  return name;
 }
 
 void on_socket_state(void* data, ares_socket_t fd, int readable, int writable) {
@@ -114,12 +190,13 @@ int eai_from_ares(int status) {
   switch (status) {
     case ARES_SUCCESS:
       return 0;
+    case ARES_ENODATA:  // the name exists without an address of the family asked for
+      return EAI_NODATA;
     case ARES_ENOTFOUND:
     case ARES_ENONAME:
     case ARES_EBADNAME:
-    case ARES_ENODATA:
-    case ARES_ECONNREFUSED:  // as glibc reports a refused server here: "Name or service not known"
       return EAI_NONAME;
+    case ARES_ECONNREFUSED:  // a server that refused the query (REFUSED) or was unreachable
     case ARES_ETIMEOUT:
     case ARES_ESERVFAIL:
     case ARES_EREFUSED:
@@ -217,14 +294,21 @@ Coro<std::vector<AddrInfo>> Resolver::getaddrinfo(std::optional<std::string> hos
                               family, type, protocol, flags)) {
     co_return std::move(*numeric);
   }
+  // The C library rejects a bad service, socket type or flag before any lookup: shaping a
+  // placeholder literal of the family raises exactly its error (EAI_SERVICE, EAI_SOCKTYPE...).
+  numeric_getaddrinfo(family == AF_INET6 ? "::" : "0.0.0.0", port ? port->c_str() : nullptr,
+                      family == AF_INET6 ? AF_INET6 : family, type, protocol,
+                      flags & ~(AI_CANONNAME | AI_V4MAPPED | AI_ALL | AI_ADDRCONFIG));
   if (family != AF_UNSPEC && family != AF_INET && family != AF_INET6) {
     throw ResolverError(EAI_FAMILY);
   }
+  if (host->empty()) throw ResolverError(EAI_NONAME);  // the C library never looks "" up
   auto* query = new AddrInfoQuery{
       this, loop_.create_future<std::vector<AddrInfo>>(), port, family, type, protocol, flags};
   Future<std::vector<AddrInfo>> result = query->future;
   ares_addrinfo_hints hints{};
-  hints.ai_family = family;
+  // c-ares 1.18 does not map IPv4 answers itself: ask for both families and map them above.
+  hints.ai_family = family == AF_INET6 && (flags & AI_V4MAPPED) ? AF_UNSPEC : family;
   hints.ai_flags = (flags & AI_CANONNAME) ? ARES_AI_CANONNAME : 0;
   // The service is applied afterwards, by the C library, so ask c-ares for addresses only.
   ares_getaddrinfo(channel_->channel, host->c_str(), nullptr, &hints, &on_addrinfo, query);
@@ -234,18 +318,51 @@ Coro<std::vector<AddrInfo>> Resolver::getaddrinfo(std::optional<std::string> hos
 
 Coro<std::pair<std::string, std::string>> Resolver::getnameinfo(const sockaddr* address,
                                                                 socklen_t length, int flags) {
-  int ares_flags = ARES_NI_LOOKUPHOST | ARES_NI_LOOKUPSERVICE;
-  if (flags & NI_NUMERICHOST) ares_flags |= ARES_NI_NUMERICHOST;
-  if (flags & NI_NUMERICSERV) ares_flags |= ARES_NI_NUMERICSERV;
-  if (flags & NI_NAMEREQD) ares_flags |= ARES_NI_NAMEREQD;
-  if (flags & NI_NOFQDN) ares_flags |= ARES_NI_NOFQDN;
-  if (flags & NI_DGRAM) ares_flags |= ARES_NI_DGRAM;
-  auto* query = new NameInfoQuery{this, loop_.create_future<std::pair<std::string, std::string>>()};
-  Future<std::pair<std::string, std::string>> result = query->future;
-  ares_getnameinfo(channel_->channel, address, static_cast<ares_socklen_t>(length), ares_flags,
-                   &on_nameinfo, query);
-  arm_timer();
-  co_return co_await result;
+  // The service, the numeric host and every validation error come from the C library itself
+  // (it does no lookup with NI_NUMERICHOST); only the PTR lookup goes through c-ares.
+  char host[NI_MAXHOST] = {}, service[NI_MAXSERV] = {};
+  int numeric_flags = (flags & NI_NUMERICHOST) ? flags : (flags & ~NI_NAMEREQD) | NI_NUMERICHOST;
+  int error =
+      ::getnameinfo(address, length, host, sizeof host, service, sizeof service, numeric_flags);
+  if (error != 0) throw ResolverError(error, error == EAI_SYSTEM ? errno : 0);
+  if (flags & NI_NUMERICHOST) co_return std::make_pair(std::string(host), std::string(service));
+
+  const unsigned char* bytes = nullptr;
+  int family = address->sa_family;
+  if (family == AF_INET) {
+    bytes = reinterpret_cast<const unsigned char*>(
+        &reinterpret_cast<const sockaddr_in*>(address)->sin_addr);
+  } else if (family == AF_INET6) {
+    bytes = reinterpret_cast<const sockaddr_in6*>(address)->sin6_addr.s6_addr;
+  } else {
+    throw ResolverError(EAI_FAMILY);
+  }
+  std::optional<std::string> name = hosts_file_name(family, bytes);
+  if (!name) {
+    // As the C library's DNS lookup: a v4-mapped (::ffff:a.b.c.d) or v4-compatible (::a.b.c.d,
+    // but not ::1) address is looked up as the IPv4 address.
+    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static constexpr unsigned char kZeros[12] = {};
+    static constexpr unsigned char kOne[4] = {0, 0, 0, 1};
+    if (family == AF_INET6 &&
+        (std::memcmp(bytes, kMapped, 12) == 0 ||
+         (std::memcmp(bytes, kZeros, 12) == 0 && std::memcmp(bytes + 12, kOne, 4) != 0))) {
+      bytes += 12;
+      family = AF_INET;
+    }
+    auto* query = new NameQuery{loop_.create_future<std::optional<std::string>>()};
+    Future<std::optional<std::string>> lookup = query->future;
+    ares_query(channel_->channel, reverse_name(family, bytes).c_str(), 1 /* C_IN */, 12 /* T_PTR */,
+               &on_ptr_reply, query);
+    arm_timer();
+    name = co_await lookup;
+  }
+  if (!name) {
+    if (flags & NI_NAMEREQD) throw ResolverError(EAI_NONAME);
+    co_return std::make_pair(std::string(host), std::string(service));
+  }
+  if (flags & NI_NOFQDN) *name = without_local_domain(*name);
+  co_return std::make_pair(std::move(*name), std::string(service));
 }
 
 }  // namespace aio::dns

@@ -69,6 +69,13 @@ inline Coro<std::vector<AddrInfo>> getaddrinfo(EventLoop& loop, std::optional<st
                                         flags);
 }
 
+// The same as Resolver::of(loop).getnameinfo(...).
+inline Coro<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop,
+                                                             const sockaddr* address,
+                                                             socklen_t length, int flags = 0) {
+  return Resolver::of(loop).getnameinfo(address, length, flags);
+}
+
 // The EAI code the C library gives for a c-ares status.
 int eai_from_ares(int ares_status);
 

@@ -13,6 +13,7 @@
 
 #include "gtest/gtest.h"
 #include "loop/combinators.h"
+#include "testing/dnsmasq.h"
 #include "testing/loop_test_util.h"
 
 namespace aio::dns {
@@ -32,6 +33,7 @@ class SilentServer {
   }
   ~SilentServer() { close(fd_); }
   std::string csv() const { return "127.0.0.1:" + std::to_string(port_); }
+  int port() const { return port_; }
 
  private:
   int fd_;
@@ -129,6 +131,41 @@ TEST(ResolverTest, UnansweredLookupTimesOutWithoutBlockingTheLoop) {
   // The 20/40/60 ms timers all fire while the lookup waits for its 100 ms timeout: the lookup
   // never holds the loop up. (Order only: no wall-clock bound.)
   EXPECT_EQ(testing::join(events), "tick1 tick2 tick3 EAI_AGAIN");
+}
+
+TEST(ResolverTest, UnansweredLookupsFailLikeTheSystem) {
+  EventLoop loop;
+  SilentServer server;
+  Resolver& resolver = quiet_resolver(loop, server);
+  int system_error = 0;
+  testing::with_system_resolver_at(server.port(), 1, [&] {
+    addrinfo* list = nullptr;
+    system_error = ::getaddrinfo("no-such-name.aio-test", "80", nullptr, &list);
+    if (system_error == 0) freeaddrinfo(list);
+  });
+  try {
+    loop.run_until_complete(aio::wait_for(resolver.getaddrinfo("no-such-name.aio-test", "80"), 10));
+    ADD_FAILURE() << "an unanswered lookup must fail";
+  } catch (const ResolverError& e) {
+    EXPECT_EQ(e.eai_code(), system_error) << e.what() << " vs " << gai_strerror(system_error);
+  }
+  // A reverse lookup nobody answers: "try again", not the numeric form.
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(80);
+  inet_pton(AF_INET, "192.0.2.1", &address.sin_addr);
+  char host[NI_MAXHOST], service[NI_MAXSERV];
+  testing::with_system_resolver_at(server.port(), 1, [&] {
+    system_error = ::getnameinfo(reinterpret_cast<sockaddr*>(&address), sizeof address, host,
+                                 sizeof host, service, sizeof service, 0);
+  });
+  try {
+    loop.run_until_complete(aio::wait_for(
+        resolver.getnameinfo(reinterpret_cast<sockaddr*>(&address), sizeof address), 10));
+    ADD_FAILURE() << "an unanswered reverse lookup must fail";
+  } catch (const ResolverError& e) {
+    EXPECT_EQ(e.eai_code(), system_error) << e.what() << " vs " << gai_strerror(system_error);
+  }
 }
 
 TEST(ResolverTest, CancellingAPendingLookupIsClean) {

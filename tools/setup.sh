@@ -18,8 +18,11 @@ PACKAGES=(
   bazel-bootstrap bazel-rules-java clang-19 libclang-rt-19-dev clang-format
   # Libraries, exposed to Bazel by the overlays in third_party/.
   libabsl-dev libc-ares-dev libgtest-dev libgmock-dev android-libboringssl-dev libbenchmark-dev
-  # Real peers and oracles used by tests.
-  python3 python3-uvloop
+  # Real peers and oracles used by tests (dnsmasq: a real DNS server on loopback; socat, nc and
+  # curl: real stream/datagram peers).
+  python3 python3-uvloop dnsmasq-base socat netcat-openbsd curl
+  # Other event loops that bench/ compares against.
+  libuv1-dev libasio-dev
 )
 
 install_missing() {
