@@ -10,7 +10,10 @@
 namespace aio {
 namespace {
 
-std::string os_error_message(int err, const std::string& context) {
+std::string os_error_message(int err, const std::string& context, bool replaces_strerror) {
+  // Python's OSError(text) has no errno: its message is the text alone.
+  if (replaces_strerror)
+    return err == 0 ? context : "[Errno " + std::to_string(err) + "] " + context;
   std::string text = "[Errno " + std::to_string(err) + "] " + std::strerror(err);
   return context.empty() ? text : text + ": " + context;
 }
@@ -27,44 +30,44 @@ std::string demangle_type(const std::type_info& type) {
 }
 }  // namespace internal
 
-OSError::OSError(int err, const std::string& what_arg)
+OSError::OSError(int err, const std::string& what_arg, bool replaces_strerror)
     : StdError(std::error_code(err, std::generic_category())),
-      message_(os_error_message(err, what_arg)) {}
+      message_(os_error_message(err, what_arg, replaces_strerror)) {}
 
-void throw_os_error(int err, const std::string& context) {
+void throw_os_error(int err, const std::string& context, bool replaces_strerror) {
   switch (err) {
     case EAGAIN:
     case EALREADY:
     case EINPROGRESS:
-      throw BlockingIOError(err, context);
+      throw BlockingIOError(err, context, replaces_strerror);
     case ECHILD:
-      throw ChildProcessError(err, context);
+      throw ChildProcessError(err, context, replaces_strerror);
     case EEXIST:
-      throw FileExistsError(err, context);
+      throw FileExistsError(err, context, replaces_strerror);
     case ENOENT:
-      throw FileNotFoundError(err, context);
+      throw FileNotFoundError(err, context, replaces_strerror);
     case EINTR:
-      throw InterruptedError(err, context);
+      throw InterruptedError(err, context, replaces_strerror);
     case EISDIR:
-      throw IsADirectoryError(err, context);
+      throw IsADirectoryError(err, context, replaces_strerror);
     case ENOTDIR:
-      throw NotADirectoryError(err, context);
+      throw NotADirectoryError(err, context, replaces_strerror);
     case EACCES:
     case EPERM:
-      throw PermissionError(err, context);
+      throw PermissionError(err, context, replaces_strerror);
     case ESRCH:
-      throw ProcessLookupError(err, context);
+      throw ProcessLookupError(err, context, replaces_strerror);
     case EPIPE:
     case ESHUTDOWN:
-      throw BrokenPipeError(err, context);
+      throw BrokenPipeError(err, context, replaces_strerror);
     case ECONNABORTED:
-      throw ConnectionAbortedError(err, context);
+      throw ConnectionAbortedError(err, context, replaces_strerror);
     case ECONNREFUSED:
-      throw ConnectionRefusedError(err, context);
+      throw ConnectionRefusedError(err, context, replaces_strerror);
     case ECONNRESET:
-      throw ConnectionResetError(err, context);
+      throw ConnectionResetError(err, context, replaces_strerror);
     default:
-      throw OSError(err, context);
+      throw OSError(err, context, replaces_strerror);
   }
 }
 

@@ -99,7 +99,9 @@ class TimeoutError : public internal::StdError<std::runtime_error> {
 // Python's str(OSError): "[Errno 9] Bad file descriptor" or with a context prefix.
 class OSError : public internal::StdError<std::system_error> {
  public:
-  explicit OSError(int err, const std::string& what_arg = "");
+  // what(): "[Errno N] <strerror>: <what_arg>", or with `replaces_strerror` "[Errno N] <what_arg>"
+  // (Python's OSError(errno, text), e.g. "[Errno 111] Connect call failed ('127.0.0.1', 1)").
+  explicit OSError(int err, const std::string& what_arg = "", bool replaces_strerror = false);
   int err() const noexcept { return code().value(); }
   const char* what() const noexcept override { return message_.c_str(); }
 
@@ -108,10 +110,11 @@ class OSError : public internal::StdError<std::system_error> {
 };
 
 // The errno-specific OSError subclasses asyncio users catch.
-#define AIO_OS_ERROR_SUBCLASS(Name)                                                      \
-  class Name : public OSError {                                                          \
-   public:                                                                               \
-    explicit Name(int err, const std::string& what_arg = "") : OSError(err, what_arg) {} \
+#define AIO_OS_ERROR_SUBCLASS(Name)                                                 \
+  class Name : public OSError {                                                     \
+   public:                                                                          \
+    explicit Name(int err, const std::string& what_arg = "", bool replaces = false) \
+        : OSError(err, what_arg, replaces) {}                                       \
   }
 AIO_OS_ERROR_SUBCLASS(BlockingIOError);
 AIO_OS_ERROR_SUBCLASS(ChildProcessError);
@@ -125,10 +128,11 @@ AIO_OS_ERROR_SUBCLASS(PermissionError);
 AIO_OS_ERROR_SUBCLASS(ProcessLookupError);
 #undef AIO_OS_ERROR_SUBCLASS
 
-#define AIO_CONNECTION_ERROR_SUBCLASS(Name)                                                      \
-  class Name : public ConnectionError {                                                          \
-   public:                                                                                       \
-    explicit Name(int err, const std::string& what_arg = "") : ConnectionError(err, what_arg) {} \
+#define AIO_CONNECTION_ERROR_SUBCLASS(Name)                                         \
+  class Name : public ConnectionError {                                             \
+   public:                                                                          \
+    explicit Name(int err, const std::string& what_arg = "", bool replaces = false) \
+        : ConnectionError(err, what_arg, replaces) {}                               \
   }
 AIO_CONNECTION_ERROR_SUBCLASS(BrokenPipeError);
 AIO_CONNECTION_ERROR_SUBCLASS(ConnectionAbortedError);
@@ -138,7 +142,9 @@ AIO_CONNECTION_ERROR_SUBCLASS(ConnectionResetError);
 
 // The one boundary where an errno becomes an exception: throws the OSError subclass Python
 // would raise for `err` (ECONNREFUSED -> ConnectionRefusedError, ENOENT -> FileNotFoundError, ...).
-[[noreturn]] void throw_os_error(int err, const std::string& context = "");
+// With `replaces_strerror`, `context` is the whole text after "[Errno N] ".
+[[noreturn]] void throw_os_error(int err, const std::string& context = "",
+                                 bool replaces_strerror = false);
 
 // Shorthand for throw_os_error(errno, context).
 [[noreturn]] inline void throw_errno(const std::string& context = "") {

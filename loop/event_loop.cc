@@ -242,6 +242,17 @@ void EventLoop::add_watcher(int fd, std::uint32_t event, State* state) {
   slot = owner.release();  // the creation reference becomes the watch's
 }
 
+void EventLoop::set_fd_owner(int fd, const internal::FdOwner* owner) {
+  if (fd < 0) return;
+  if (fd >= static_cast<int>(watches_.size())) watches_.resize(fd + 1);
+  watches_[fd].owner = owner;
+}
+
+void EventLoop::throw_fd_owned(int fd) const {
+  throw RuntimeError("File descriptor " + std::to_string(fd) + " is used by transport " +
+                     watches_[fd].owner->repr());
+}
+
 bool EventLoop::remove_watcher(int fd, std::uint32_t event) {
   if (closed_) return false;
   if (fd < 0) throw ValueError("Invalid file descriptor: " + std::to_string(fd));

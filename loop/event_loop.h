@@ -61,6 +61,16 @@ class LoopPoster {
   EventLoop* loop_;  // guarded by mutex_
 };
 
+// What owns an fd the loop watches on its behalf (a transport): add_reader() and friends refuse
+// such an fd, naming its owner, as asyncio does.
+class FdOwner {
+ public:
+  virtual std::string repr() const = 0;
+
+ protected:
+  ~FdOwner() = default;
+};
+
 // An object the loop owns for another thread's sake (e.g. the future a thread-pool job will
 // complete): the other thread refers to it by id only, and it is destroyed on the loop thread,
 // when its job is done or when the loop closes.
@@ -190,21 +200,46 @@ class EventLoop {
   // Calls `callback` whenever fd is readable (writable), until removed. A second add replaces
   // the first. ValueError for a negative fd; OSError (e.g. EBADF, or EPERM for a regular file
   // under epoll) if the poller refuses it, and then nothing is registered.
+  // RuntimeError("File descriptor N is used by transport ...") for an fd a transport owns.
   template <class F>
   void add_reader(int fd, F&& callback,
                   std::source_location where = std::source_location::current()) {
-    add_watcher(fd, internal::kReadable,
-                make_state(std::forward<F>(callback), where, kWatcher, /*refs=*/1));
+    check_fd_unowned(fd);
+    watch_reader(fd, std::forward<F>(callback), where);
   }
   template <class F>
   void add_writer(int fd, F&& callback,
                   std::source_location where = std::source_location::current()) {
+    check_fd_unowned(fd);
+    watch_writer(fd, std::forward<F>(callback), where);
+  }
+  // True if a callback was registered and is now removed; takes effect in the poller at once.
+  bool remove_reader(int fd) {
+    check_fd_unowned(fd);
+    return remove_watcher(fd, internal::kReadable);
+  }
+  bool remove_writer(int fd) {
+    check_fd_unowned(fd);
+    return remove_watcher(fd, internal::kWritable);
+  }
+
+  // Internal: what transports use on the fd they own (no ownership check).
+  template <class F>
+  void watch_reader(int fd, F&& callback,
+                    std::source_location where = std::source_location::current()) {
+    add_watcher(fd, internal::kReadable,
+                make_state(std::forward<F>(callback), where, kWatcher, /*refs=*/1));
+  }
+  template <class F>
+  void watch_writer(int fd, F&& callback,
+                    std::source_location where = std::source_location::current()) {
     add_watcher(fd, internal::kWritable,
                 make_state(std::forward<F>(callback), where, kWatcher, /*refs=*/1));
   }
-  // True if a callback was registered and is now removed; takes effect in the poller at once.
-  bool remove_reader(int fd) { return remove_watcher(fd, internal::kReadable); }
-  bool remove_writer(int fd) { return remove_watcher(fd, internal::kWritable); }
+  bool unwatch_reader(int fd) { return remove_watcher(fd, internal::kReadable); }
+  bool unwatch_writer(int fd) { return remove_watcher(fd, internal::kWritable); }
+  // Internal: marks `fd` as owned by `owner` (nullptr: released) until released.
+  void set_fd_owner(int fd, const internal::FdOwner* owner);
 
   // --- Error handling -----------------------------------------------------------------------
 
@@ -269,7 +304,15 @@ class EventLoop {
     State* reader = nullptr;  // owned references
     State* writer = nullptr;
     std::uint32_t events = 0;
+    const internal::FdOwner* owner = nullptr;  // the transport using the fd, if any
   };
+
+  void check_fd_unowned(int fd) const {
+    if (fd >= 0 && fd < static_cast<int>(watches_.size()) && watches_[fd].owner != nullptr) {
+      throw_fd_owned(fd);
+    }
+  }
+  [[noreturn]] void throw_fd_owned(int fd) const;
 
   template <class F>
   // A new handle state with `refs` references: by default 2, one for the queue it goes to and

@@ -1,0 +1,82 @@
+// Opening network connections: asyncio's loop.create_connection, create_unix_connection and
+// connect_accepted_socket, as coroutines returning (transport, protocol).
+#ifndef AIO_NET_CONNECTION_H_
+#define AIO_NET_CONNECTION_H_
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "loop/event_loop.h"
+#include "loop/task.h"
+#include "net/socket.h"
+#include "net/transports.h"
+
+namespace aio {
+
+// Makes the protocol of each new connection (asyncio's protocol_factory).
+using ProtocolFactory = std::function<std::shared_ptr<BaseProtocol>()>;
+// What create_connection and friends return: the transport and the protocol the factory made.
+template <class P = BaseProtocol>
+using Connection = std::pair<TransportRef, std::shared_ptr<P>>;
+
+// create_connection's keyword arguments. Give host and port, or sock (already connected).
+struct ConnectionOptions {
+  std::optional<std::string> host;
+  std::optional<std::string> port;  // a number or a service name ("http")
+  Socket sock;                      // used when open (is_open())
+  int family = AF_UNSPEC;
+  int proto = 0;
+  int flags = 0;
+  // (host, port) to bind to before connecting; port "0" or "" for any.
+  std::optional<std::pair<std::string, std::string>> local_addr;
+  // Happy Eyeballs (RFC 8305): start the next address after this many seconds if the previous
+  // one has not connected yet (asyncio recommends 0.25). Unset: one address after another.
+  std::optional<double> happy_eyeballs_delay;
+  // Reorder addresses, alternating families, this many of the first family first. Unset with
+  // happy_eyeballs_delay set: 1.
+  std::optional<int> interleave;
+};
+
+// asyncio's create_connection. Every address is tried in order (or staggered); every failed
+// socket is closed; if all fail, the one error (when they all read the same) or
+// OSError("Multiple exceptions: ...") listing each. ValueError for contradictory arguments, as
+// asyncio.
+Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory,
+                                     ConnectionOptions options);
+Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host,
+                                     std::uint16_t port);
+
+// A UNIX stream connection to `path` (or to the already connected sock in options).
+Coro<Connection<>> create_unix_connection(EventLoop& loop, ProtocolFactory factory,
+                                          std::optional<std::string> path, Socket sock = {});
+
+// Wraps a connection accepted outside the loop (e.g. by another server).
+Coro<Connection<>> connect_accepted_socket(EventLoop& loop, ProtocolFactory factory, Socket sock);
+
+// The typed forms: the protocol comes back as the factory's own type.
+template <class P, class Factory>
+requires std::is_convertible_v<std::invoke_result_t<Factory>, std::shared_ptr<P>>
+    Coro<Connection<P>> create_connection(EventLoop& loop, Factory factory,
+                                          ConnectionOptions options) {
+  Connection<> made = co_await create_connection(
+      loop, ProtocolFactory([factory] { return std::shared_ptr<BaseProtocol>(factory()); }),
+      std::move(options));
+  co_return Connection<P>{std::move(made.first), std::static_pointer_cast<P>(made.second)};
+}
+
+namespace internal {
+// Makes the protocol, starts a SocketTransport on `sock` and waits until it is connected
+// (connection_made has run); closes the transport if that wait is cancelled.
+Coro<Connection<>> start_socket_transport(EventLoop& loop, const ProtocolFactory& factory,
+                                          Socket sock);
+}  // namespace internal
+
+}  // namespace aio
+
+#endif  // AIO_NET_CONNECTION_H_

@@ -1,0 +1,56 @@
+#include "net/flow_control.h"
+
+#include <exception>
+#include <string>
+
+#include "loop/event_loop.h"
+#include "net/protocols.h"
+
+namespace aio::internal {
+
+void WriteFlowControl::set_limits(std::optional<std::size_t> high, std::optional<std::size_t> low) {
+  std::size_t new_high = high ? *high : low ? 4 * *low : kDefaultHigh;
+  std::size_t new_low = low ? *low : new_high / 4;
+  if (new_high < new_low) {
+    throw ValueError("high (" + std::to_string(new_high) + ") must be >= low (" +
+                     std::to_string(new_low) + ") must be >= 0");
+  }
+  high_ = new_high;
+  low_ = new_low;
+}
+
+namespace {
+void report(EventLoop& loop, const char* message, const std::string& transport_repr) {
+  std::exception_ptr error = std::current_exception();
+  if (is_interrupt(error)) std::rethrow_exception(error);
+  ExceptionContext context;
+  context.message = message;
+  context.exception = error;
+  context.details["transport"] = transport_repr;
+  loop.call_exception_handler(context);
+}
+}  // namespace
+
+void WriteFlowControl::maybe_pause(std::size_t buffered, EventLoop& loop, BaseProtocol& protocol,
+                                   const std::string& transport_repr) {
+  if (buffered <= high_ || paused_) return;
+  paused_ = true;
+  try {
+    protocol.pause_writing();
+  } catch (...) {
+    report(loop, "protocol.pause_writing() failed", transport_repr);
+  }
+}
+
+void WriteFlowControl::maybe_resume(std::size_t buffered, EventLoop& loop, BaseProtocol& protocol,
+                                    const std::string& transport_repr) {
+  if (!paused_ || buffered > low_) return;
+  paused_ = false;
+  try {
+    protocol.resume_writing();
+  } catch (...) {
+    report(loop, "protocol.resume_writing() failed", transport_repr);
+  }
+}
+
+}  // namespace aio::internal

@@ -1,0 +1,131 @@
+#include "net/socket.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "loop/errors.h"
+
+namespace aio {
+
+Socket Socket::create(int family, int type, int protocol) {
+  int fd = ::socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+  if (fd < 0) throw_errno();
+  return Socket(fd);
+}
+
+std::pair<Socket, Socket> Socket::pair(int family, int type) {
+  int fds[2];
+  if (::socketpair(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) throw_errno();
+  return {Socket(fds[0]), Socket(fds[1])};
+}
+
+Socket& Socket::operator=(Socket&& other) noexcept {
+  if (this != &other) {
+    if (owned_ && fd_ >= 0) ::close(fd_);
+    fd_ = std::exchange(other.fd_, -1);
+    owned_ = std::exchange(other.owned_, true);
+  }
+  return *this;
+}
+
+Socket::~Socket() {
+  if (owned_ && fd_ >= 0) ::close(fd_);
+}
+
+void Socket::close() {
+  if (!owned_) throw RuntimeError("cannot close a transport's socket; close the transport");
+  if (fd_ >= 0) ::close(std::exchange(fd_, -1));
+}
+
+int Socket::detach() {
+  if (!owned_) throw RuntimeError("cannot detach a transport's socket");
+  return std::exchange(fd_, -1);
+}
+
+int Socket::family() const { return getsockopt(SOL_SOCKET, SO_DOMAIN); }
+int Socket::type() const { return getsockopt(SOL_SOCKET, SO_TYPE); }
+int Socket::protocol() const { return getsockopt(SOL_SOCKET, SO_PROTOCOL); }
+
+bool Socket::blocking() const {
+  int flags = fcntl(fd_, F_GETFL);
+  if (flags < 0) throw_errno();
+  return (flags & O_NONBLOCK) == 0;
+}
+
+void Socket::setblocking(bool blocking) {
+  int flags = fcntl(fd_, F_GETFL);
+  if (flags < 0) throw_errno();
+  flags = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK;
+  if (fcntl(fd_, F_SETFL, flags) != 0) throw_errno();
+}
+
+SocketAddress Socket::getsockname() const {
+  SocketAddress address;
+  socklen_t length = SocketAddress::capacity();
+  if (::getsockname(fd_, address.data(), &length) != 0) throw_errno();
+  address.set_size(length);
+  return address;
+}
+
+SocketAddress Socket::getpeername() const {
+  SocketAddress address;
+  socklen_t length = SocketAddress::capacity();
+  if (::getpeername(fd_, address.data(), &length) != 0) throw_errno();
+  address.set_size(length);
+  return address;
+}
+
+void Socket::bind(const SocketAddress& address) {
+  if (::bind(fd_, address.data(), address.size()) != 0) throw_errno();
+}
+
+void Socket::listen(int backlog) {
+  if (::listen(fd_, backlog) != 0) throw_errno();
+}
+
+void Socket::setsockopt(int level, int name, int value) {
+  if (::setsockopt(fd_, level, name, &value, sizeof value) != 0) throw_errno();
+}
+
+int Socket::getsockopt(int level, int name) const {
+  int value = 0;
+  socklen_t length = sizeof value;
+  if (::getsockopt(fd_, level, name, &value, &length) != 0) throw_errno();
+  return value;
+}
+
+void Socket::shutdown(int how) {
+  if (::shutdown(fd_, how) != 0) throw_errno();
+}
+
+std::string Socket::repr() const {
+  if (fd_ < 0) return "<socket [closed]>";
+  std::string text = "<socket fd=" + std::to_string(fd_);
+  int value = 0;
+  socklen_t length = sizeof value;
+  if (::getsockopt(fd_, SOL_SOCKET, SO_DOMAIN, &value, &length) == 0) {
+    text += ", family=" + std::to_string(value);
+  }
+  if (::getsockopt(fd_, SOL_SOCKET, SO_TYPE, &value, &length) == 0) {
+    text += ", type=" + std::to_string(value);
+  }
+  if (::getsockopt(fd_, SOL_SOCKET, SO_PROTOCOL, &value, &length) == 0) {
+    text += ", proto=" + std::to_string(value);
+  }
+  SocketAddress address;
+  length = SocketAddress::capacity();
+  if (::getsockname(fd_, address.data(), &length) == 0) {
+    address.set_size(length);
+    text += ", laddr=" + address.to_string();
+  }
+  length = SocketAddress::capacity();
+  if (::getpeername(fd_, address.data(), &length) == 0) {
+    address.set_size(length);
+    text += ", raddr=" + address.to_string();
+  }
+  return text + ">";
+}
+
+}  // namespace aio

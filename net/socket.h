@@ -1,0 +1,70 @@
+// Socket: a small owning socket (the `sock=` argument of create_connection, create_server and
+// friends, and the sock_* operations), and its non-owning view (what
+// get_extra_info("socket") returns, like asyncio's TransportSocket: it cannot close the
+// transport's socket from under it).
+#ifndef AIO_NET_SOCKET_H_
+#define AIO_NET_SOCKET_H_
+
+#include <sys/socket.h>
+
+#include <string>
+#include <utility>
+
+#include "net/address.h"
+
+namespace aio {
+
+class Socket {
+ public:
+  Socket() = default;
+  // Takes ownership of `fd` (closed by the destructor).
+  explicit Socket(int fd) noexcept : fd_(fd) {}
+  // A new non-blocking, close-on-exec socket. OSError on failure.
+  static Socket create(int family, int type, int protocol = 0);
+  // A socket that refers to `fd` without owning it: close() and detach() are refused.
+  static Socket view(int fd) noexcept {
+    Socket socket(fd);
+    socket.owned_ = false;
+    return socket;
+  }
+  // A connected pair (socket.socketpair), both non-blocking.
+  static std::pair<Socket, Socket> pair(int family = AF_UNIX, int type = SOCK_STREAM);
+
+  Socket(Socket&& other) noexcept
+      : fd_(std::exchange(other.fd_, -1)), owned_(std::exchange(other.owned_, true)) {}
+  Socket& operator=(Socket&& other) noexcept;
+  ~Socket();
+
+  int fileno() const noexcept { return fd_; }
+  bool is_open() const noexcept { return fd_ >= 0; }
+  bool owned() const noexcept { return owned_; }
+  // Closes the fd (idempotent). RuntimeError on a view.
+  void close();
+  // Gives the fd up without closing it. RuntimeError on a view.
+  int detach();
+
+  int family() const;    // SO_DOMAIN
+  int type() const;      // SO_TYPE
+  int protocol() const;  // SO_PROTOCOL
+  bool blocking() const;
+  void setblocking(bool blocking);
+
+  SocketAddress getsockname() const;
+  SocketAddress getpeername() const;
+  void bind(const SocketAddress& address);
+  void listen(int backlog);
+  void setsockopt(int level, int name, int value);
+  int getsockopt(int level, int name) const;
+  void shutdown(int how);
+
+  // "<socket fd=6, family=2, type=1, proto=6, laddr=('127.0.0.1', 8080)>", like Python.
+  std::string repr() const;
+
+ private:
+  int fd_ = -1;
+  bool owned_ = true;
+};
+
+}  // namespace aio
+
+#endif  // AIO_NET_SOCKET_H_

@@ -1,0 +1,403 @@
+#include "net/socket_transport.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <memory>
+
+#include "loop/errors.h"
+#include "loop/logging.h"
+
+namespace aio {
+
+namespace {
+
+// asyncio's max_size: the most one read takes, so one busy connection cannot starve others.
+constexpr std::size_t kMaxRead = 256 * 1024;
+// asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES.
+constexpr int kWarnAfterLostWrites = 5;
+constexpr int kMaxIovecs = 64;
+
+std::exception_ptr os_error(int err) {
+  try {
+    throw_os_error(err);
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
+// One receive buffer per thread: data_received() sees it only for the duration of the call.
+std::byte* read_buffer() {
+  thread_local std::unique_ptr<std::byte[]> buffer(new std::byte[kMaxRead]);
+  return buffer.get();
+}
+
+// Rethrows an Interrupt (KeyboardInterrupt/SystemExit stand-in): it must leave the loop.
+std::exception_ptr current_error_unless_interrupt() {
+  std::exception_ptr error = std::current_exception();
+  if (is_interrupt(error)) std::rethrow_exception(error);
+  return error;
+}
+
+bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+
+}  // namespace
+
+internal::Ref<SocketTransport> SocketTransport::create(EventLoop& loop, Socket socket,
+                                                       std::shared_ptr<BaseProtocol> protocol,
+                                                       std::optional<Future<void>> waiter,
+                                                       internal::ConnectionTracker* server) {
+  auto transport =
+      internal::Ref<SocketTransport>::share(new SocketTransport(loop, std::move(socket), server));
+  transport->set_protocol(std::move(protocol));
+  transport->start(std::move(waiter));
+  return transport;
+}
+
+SocketTransport::SocketTransport(EventLoop& loop, Socket socket,
+                                 internal::ConnectionTracker* server)
+    : loop_(&loop), socket_(std::move(socket)), server_(server) {
+  int fd = socket_.fileno();
+  // asyncio caches both names at creation; a peer that already left has no peername.
+  SocketAddress address;
+  socklen_t length = SocketAddress::capacity();
+  if (::getsockname(fd, address.data(), &length) == 0) {
+    address.set_size(length);
+    sockname_ = address;
+  }
+  length = SocketAddress::capacity();
+  if (::getpeername(fd, address.data(), &length) == 0) {
+    address.set_size(length);
+    peername_ = address;
+  }
+  if (sockname_ && (sockname_->family() == AF_INET || sockname_->family() == AF_INET6)) {
+    int one = 1;
+    ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  loop.set_fd_owner(fd, this);
+  internal::register_with_loop(loop, this);
+  if (server_ != nullptr) server_->attach();
+}
+
+SocketTransport::~SocketTransport() { release_socket(); }
+
+void SocketTransport::start(std::optional<Future<void>> waiter) {
+  self_ = internal::Ref<SocketTransport>::share(this);
+  internal::Ref<SocketTransport> ref = self_;
+  loop_->call_soon([ref] {
+    if (ref->protocol_) ref->protocol_->connection_made(*ref);
+  });
+  loop_->call_soon([ref] {
+    // Not if connection_made paused reading, or the transport is already closing.
+    if (ref->is_reading() && ref->loop_ != nullptr) {
+      ref->loop_->watch_reader(ref->socket_.fileno(), [t = ref.get()] { t->on_readable(); });
+    }
+  });
+  if (waiter) {
+    loop_->call_soon([waiter = std::move(*waiter)]() mutable {
+      if (!waiter.cancelled() && !waiter.done()) waiter.set_result();
+    });
+  }
+}
+
+void SocketTransport::set_protocol(std::shared_ptr<BaseProtocol> protocol) {
+  auto* stream = dynamic_cast<Protocol*>(protocol.get());
+  auto* buffered = dynamic_cast<BufferedProtocol*>(protocol.get());
+  if (stream == nullptr && buffered == nullptr) {
+    throw TypeError("a stream transport needs a Protocol or a BufferedProtocol");
+  }
+  protocol_ = std::move(protocol);
+  stream_protocol_ = stream;
+  buffered_protocol_ = buffered;
+  protocol_connected_ = true;
+}
+
+std::string SocketTransport::repr() const {
+  std::string text = "<SocketTransport";
+  if (socket_.fileno() < 0) {
+    text += " closed";
+  } else {
+    text += " fd=" + std::to_string(socket_.fileno());
+    if (closing_) text += " closing";
+    text += is_reading() ? " read=polling" : " read=idle";
+    text += buffer_.empty() ? " write=<idle, bufsize=0>"
+                            : " write=<polling, bufsize=" + std::to_string(buffer_.size()) + ">";
+  }
+  return text + ">";
+}
+
+std::any SocketTransport::get_extra_info(std::string_view name, std::any default_value) const {
+  if (name == "peername" && peername_) return *peername_;
+  if (name == "sockname" && sockname_) return *sockname_;
+  if (name == "socket" && socket_.is_open()) {
+    return std::make_shared<Socket>(Socket::view(socket_.fileno()));
+  }
+  return default_value;
+}
+
+// --- Reading -------------------------------------------------------------------------------------
+
+void SocketTransport::pause_reading() {
+  if (closing_ || paused_) return;
+  paused_ = true;
+  if (loop_ != nullptr) loop_->unwatch_reader(socket_.fileno());
+  if (loop_ != nullptr && loop_->get_debug()) log(LogLevel::kDebug, repr() + " pauses reading");
+}
+
+void SocketTransport::resume_reading() {
+  if (closing_ || !paused_) return;
+  paused_ = false;
+  if (loop_ == nullptr) return;
+  loop_->watch_reader(socket_.fileno(), [this] { on_readable(); });
+  if (loop_->get_debug()) log(LogLevel::kDebug, repr() + " resumes reading");
+}
+
+void SocketTransport::on_readable() {
+  if (conn_lost_ > 0) return;
+  if (buffered_protocol_ != nullptr) {
+    read_into_buffered_protocol();
+  } else {
+    read_into_protocol();
+  }
+}
+
+void SocketTransport::read_into_protocol() {
+  std::byte* buffer = read_buffer();
+  ssize_t n = ::recv(socket_.fileno(), buffer, kMaxRead, 0);
+  if (n < 0) {
+    if (!would_block(errno)) fatal_error(os_error(errno), "Fatal read error on socket transport");
+    return;
+  }
+  if (n == 0) {
+    on_eof();
+    return;
+  }
+  try {
+    stream_protocol_->data_received(std::span<const std::byte>(buffer, static_cast<size_t>(n)));
+  } catch (...) {
+    fatal_error(current_error_unless_interrupt(),
+                "Fatal error: protocol.data_received() call failed.");
+  }
+}
+
+void SocketTransport::read_into_buffered_protocol() {
+  std::span<std::byte> buffer;
+  try {
+    buffer = buffered_protocol_->get_buffer(0);
+    if (buffer.empty()) throw RuntimeError("get_buffer() returned an empty buffer");
+  } catch (...) {
+    fatal_error(current_error_unless_interrupt(),
+                "Fatal error: protocol.get_buffer() call failed.");
+    return;
+  }
+  ssize_t n = ::recv(socket_.fileno(), buffer.data(), buffer.size(), 0);
+  if (n < 0) {
+    if (!would_block(errno)) fatal_error(os_error(errno), "Fatal read error on socket transport");
+    return;
+  }
+  if (n == 0) {
+    on_eof();
+    return;
+  }
+  try {
+    buffered_protocol_->buffer_updated(static_cast<std::size_t>(n));
+  } catch (...) {
+    fatal_error(current_error_unless_interrupt(),
+                "Fatal error: protocol.buffer_updated() call failed.");
+  }
+}
+
+void SocketTransport::on_eof() {
+  if (loop_->get_debug()) log(LogLevel::kDebug, repr() + " received EOF");
+  bool keep_open = false;
+  try {
+    keep_open = stream_protocol_ != nullptr ? stream_protocol_->eof_received()
+                                            : buffered_protocol_->eof_received();
+  } catch (...) {
+    fatal_error(current_error_unless_interrupt(),
+                "Fatal error: protocol.eof_received() call failed.");
+    return;
+  }
+  if (keep_open) {
+    // Nothing more will come: stop watching, but leave the write side to the protocol.
+    loop_->unwatch_reader(socket_.fileno());
+  } else {
+    close();
+  }
+}
+
+// --- Writing -------------------------------------------------------------------------------------
+
+void SocketTransport::write(std::span<const std::byte> data) {
+  if (eof_) throw RuntimeError("Cannot call write() after write_eof()");
+  if (data.empty()) return;
+  if (conn_lost_ > 0) {
+    if (conn_lost_ >= kWarnAfterLostWrites)
+      log(LogLevel::kWarning, "socket.send() raised exception.");
+    ++conn_lost_;
+    return;
+  }
+  if (buffer_.empty()) {
+    // Nothing queued: try the kernel first, the common case costs one send().
+    ssize_t n = ::send(socket_.fileno(), data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0) {
+      if (!would_block(errno)) {
+        fatal_error(os_error(errno), "Fatal write error on socket transport");
+        return;
+      }
+      n = 0;
+    }
+    data = data.subspan(static_cast<std::size_t>(n));
+    if (data.empty()) return;
+    loop_->watch_writer(socket_.fileno(), [this] { on_writable(); });
+  }
+  buffer_.append(data);
+  maybe_pause_protocol();
+}
+
+void SocketTransport::on_writable() {
+  if (conn_lost_ > 0) return;
+  iovec pieces[kMaxIovecs];
+  int count = buffer_.fill(pieces, kMaxIovecs);
+  msghdr message{};
+  message.msg_iov = pieces;
+  message.msg_iovlen = static_cast<std::size_t>(count);
+  ssize_t n = ::sendmsg(socket_.fileno(), &message, MSG_NOSIGNAL);
+  if (n < 0) {
+    if (would_block(errno)) return;
+    int err = errno;
+    loop_->unwatch_writer(socket_.fileno());
+    buffer_.clear();
+    fatal_error(os_error(err), "Fatal write error on socket transport");
+    return;
+  }
+  buffer_.consume(static_cast<std::size_t>(n));
+  maybe_resume_protocol();
+  if (!buffer_.empty()) return;
+  loop_->unwatch_writer(socket_.fileno());
+  if (closing_) {
+    ++conn_lost_;
+    call_connection_lost(nullptr);
+  } else if (eof_) {
+    ::shutdown(socket_.fileno(), SHUT_WR);
+  }
+}
+
+void SocketTransport::write_eof() {
+  if (closing_ || eof_) return;
+  eof_ = true;
+  if (buffer_.empty()) ::shutdown(socket_.fileno(), SHUT_WR);
+}
+
+void SocketTransport::set_write_buffer_limits(std::optional<std::size_t> high,
+                                              std::optional<std::size_t> low) {
+  flow_.set_limits(high, low);
+  maybe_pause_protocol();
+}
+
+void SocketTransport::maybe_pause_protocol() {
+  if (protocol_ && loop_ != nullptr) flow_.maybe_pause(buffer_.size(), *loop_, *protocol_, repr());
+}
+
+void SocketTransport::maybe_resume_protocol() {
+  if (protocol_ && loop_ != nullptr) {
+    flow_.maybe_resume(buffer_.size(), *loop_, *protocol_, repr());
+  }
+}
+
+// --- Closing -------------------------------------------------------------------------------------
+
+void SocketTransport::close() {
+  if (closing_ || loop_ == nullptr) return;
+  closing_ = true;
+  loop_->unwatch_reader(socket_.fileno());
+  if (buffer_.empty()) {
+    ++conn_lost_;
+    loop_->unwatch_writer(socket_.fileno());
+    schedule_connection_lost(nullptr);
+  }
+}
+
+void SocketTransport::fatal_error(std::exception_ptr error, const char* message) {
+  if (holds<OSError>(error)) {
+    if (loop_->get_debug()) {
+      log(LogLevel::kDebug, repr() + ": " + message + ": " + describe_exception(error));
+    }
+  } else {
+    ExceptionContext context;
+    context.message = message;
+    context.exception = error;
+    context.details["transport"] = repr();
+    const BaseProtocol& protocol = *protocol_;
+    context.details["protocol"] = internal::demangle_type(typeid(protocol));
+    loop_->call_exception_handler(context);
+  }
+  force_close(error);
+}
+
+void SocketTransport::force_close(std::exception_ptr error) {
+  if (conn_lost_ > 0 || loop_ == nullptr) return;
+  if (!buffer_.empty()) {
+    buffer_.clear();
+    loop_->unwatch_writer(socket_.fileno());
+  }
+  if (!closing_) {
+    closing_ = true;
+    loop_->unwatch_reader(socket_.fileno());
+  }
+  ++conn_lost_;
+  schedule_connection_lost(std::move(error));
+}
+
+void SocketTransport::schedule_connection_lost(std::exception_ptr error) {
+  loop_->call_soon([ref = self_, error = std::move(error)] { ref->call_connection_lost(error); });
+}
+
+void SocketTransport::call_connection_lost(std::exception_ptr error) {
+  // Whatever connection_lost does (even throwing), the socket closes and the loop lets go.
+  struct Finally {
+    SocketTransport* transport;
+    ~Finally() {
+      internal::Ref<SocketTransport> self = std::move(transport->self_);
+      transport->release_socket();
+      transport->protocol_.reset();
+      transport->stream_protocol_ = nullptr;
+      transport->buffered_protocol_ = nullptr;
+      if (auto* server = std::exchange(transport->server_, nullptr)) server->detach();
+    }
+  } finally{this};
+  if (protocol_connected_ && protocol_) {
+    protocol_connected_ = false;
+    protocol_->connection_lost(error);
+  }
+}
+
+void SocketTransport::release_socket() noexcept {
+  if (!socket_.is_open()) return;
+  if (loop_ != nullptr) {
+    int fd = socket_.fileno();
+    loop_->unwatch_reader(fd);
+    loop_->unwatch_writer(fd);
+    loop_->set_fd_owner(fd, nullptr);
+    internal::unregister_from_loop(*loop_, this);
+  }
+  socket_.close();
+}
+
+void SocketTransport::on_loop_closed() noexcept {
+  log(LogLevel::kWarning, "unclosed transport " + repr() + " closed with its loop");
+  loop_ = nullptr;  // the loop is closing: nothing of it may be touched any more
+  socket_.close();
+  protocol_.reset();
+  stream_protocol_ = nullptr;
+  buffered_protocol_ = nullptr;
+  server_ = nullptr;
+  closing_ = true;
+  ++conn_lost_;
+  internal::Ref<SocketTransport> self = std::move(self_);  // may destroy this: last
+}
+
+}  // namespace aio

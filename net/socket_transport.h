@@ -1,0 +1,120 @@
+// SocketTransport: the stream transport over a connected TCP or UNIX socket (asyncio's
+// _SelectorSocketTransport), with asyncio's callback contract, flow control and error rules.
+#ifndef AIO_NET_SOCKET_TRANSPORT_H_
+#define AIO_NET_SOCKET_TRANSPORT_H_
+
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "loop/event_loop.h"
+#include "loop/future.h"
+#include "net/closes_with_loop.h"
+#include "net/flow_control.h"
+#include "net/socket.h"
+#include "net/transports.h"
+#include "net/write_buffer.h"
+
+namespace aio {
+
+namespace internal {
+// A server counting its live connections (Server::wait_closed waits for the last one).
+class ConnectionTracker {
+ public:
+  virtual void attach() = 0;
+  virtual void detach() = 0;
+
+ protected:
+  ~ConnectionTracker() = default;
+};
+}  // namespace internal
+
+class SocketTransport final : public Transport,
+                              private internal::FdOwner,
+                              private internal::ClosesWithLoop {
+ public:
+  // Starts a transport on a connected socket: connection_made(transport) is scheduled, then
+  // reading starts, then `waiter` (if any) gets its result, each via call_soon. TCP sockets get
+  // TCP_NODELAY. `server` (if any) counts this connection until connection_lost has run.
+  static internal::Ref<SocketTransport> create(EventLoop& loop, Socket socket,
+                                               std::shared_ptr<BaseProtocol> protocol,
+                                               std::optional<Future<void>> waiter = std::nullopt,
+                                               internal::ConnectionTracker* server = nullptr);
+
+  // BaseTransport
+  void close() override;
+  bool is_closing() const override { return closing_; }
+  std::any get_extra_info(std::string_view name, std::any default_value = {}) const override;
+  void set_protocol(std::shared_ptr<BaseProtocol> protocol) override;
+  std::shared_ptr<BaseProtocol> get_protocol() const override { return protocol_; }
+  std::string repr() const override;
+
+  // ReadTransport
+  bool is_reading() const override { return !paused_ && !closing_; }
+  void pause_reading() override;
+  void resume_reading() override;
+
+  // WriteTransport
+  using WriteTransport::write;
+  void write(std::span<const std::byte> data) override;
+  void write_eof() override;
+  bool can_write_eof() const override { return true; }
+  void abort() override { force_close(nullptr); }
+  std::size_t get_write_buffer_size() const override { return buffer_.size(); }
+  std::pair<std::size_t, std::size_t> get_write_buffer_limits() const override {
+    return flow_.limits();
+  }
+  void set_write_buffer_limits(std::optional<std::size_t> high = std::nullopt,
+                               std::optional<std::size_t> low = std::nullopt) override;
+
+  // Typed extra info.
+  std::optional<SocketAddress> peername() const { return peername_; }
+  std::optional<SocketAddress> sockname() const { return sockname_; }
+  // A non-owning view of the socket (invalid once the transport is closed).
+  Socket socket() const { return Socket::view(socket_.fileno()); }
+  int fileno() const { return socket_.fileno(); }
+  EventLoop* get_loop() const { return loop_; }
+
+ private:
+  SocketTransport(EventLoop& loop, Socket socket, internal::ConnectionTracker* server);
+  ~SocketTransport() override;
+
+  void start(std::optional<Future<void>> waiter);
+  void on_readable();
+  void read_into_protocol();
+  void read_into_buffered_protocol();
+  void on_eof();
+  void on_writable();
+  // asyncio's _fatal_error: OS errors only close (debug log); anything else is also reported
+  // to the exception handler with `message`.
+  void fatal_error(std::exception_ptr error, const char* message);
+  void force_close(std::exception_ptr error);
+  void schedule_connection_lost(std::exception_ptr error);
+  void call_connection_lost(std::exception_ptr error);
+  void release_socket() noexcept;
+  void maybe_pause_protocol();
+  void maybe_resume_protocol();
+  void on_loop_closed() noexcept override;
+
+  EventLoop* loop_;  // null once the loop has closed
+  Socket socket_;
+  std::shared_ptr<BaseProtocol> protocol_;
+  Protocol* stream_protocol_ = nullptr;  // exactly one of these two is set
+  BufferedProtocol* buffered_protocol_ = nullptr;
+  internal::ConnectionTracker* server_;
+  internal::Ref<SocketTransport> self_;  // the loop's reference while the connection is open
+  std::optional<SocketAddress> peername_, sockname_;
+  internal::WriteBuffer buffer_;
+  internal::WriteFlowControl flow_;
+  int conn_lost_ = 0;  // asyncio's _conn_lost: > 0 once connection_lost is on its way
+  bool closing_ = false;
+  bool eof_ = false;     // write_eof() was called
+  bool paused_ = false;  // pause_reading()
+  bool protocol_connected_ = false;
+};
+
+}  // namespace aio
+
+#endif  // AIO_NET_SOCKET_TRANSPORT_H_
