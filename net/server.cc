@@ -40,7 +40,9 @@ Server::Server(EventLoop& loop, std::vector<Socket> sockets, ProtocolFactory fac
 
 Server::~Server() {
   if (loop_ != nullptr) {
-    for (Socket& sock : sockets_) loop_->unwatch_reader(sock.fileno());
+    for (Socket& sock : sockets_) {
+      if (sock.is_open()) loop_->unwatch_reader(sock.fileno());
+    }
     internal::unregister_from_loop(*loop_, this);
   }
   for (TimerHandle& timer : retry_timers_) timer.cancel();
