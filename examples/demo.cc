@@ -5,18 +5,22 @@
 // Each step schedules its work, then runs the loop until one of its callbacks calls stop(), so
 // the output reads in order. The program ends by itself in well under a second.
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <coroutine>  // a module does not export the standard library: coroutines need it
 #include <cstdio>
 #include <exception>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "dns/resolver.h"  // aio::dns: getaddrinfo/getnameinfo on the loop (c-ares)
 
 import aio.loop;
 
@@ -269,7 +273,30 @@ bool Coroutines(aio::EventLoop& loop) {
   return true;
 }
 
-// 7. close() releases the loop's resources; a closed loop refuses new work.
+// 7. loop.getaddrinfo: aio::dns resolves names on the loop itself with c-ares (no thread pool);
+// "localhost" comes from /etc/hosts, as the C library would answer it, so nothing goes out.
+aio::Coro<void> ResolveLocalhost(aio::EventLoop& loop) {
+  std::vector<aio::dns::AddrInfo> entries =
+      co_await aio::dns::getaddrinfo(loop, "localhost", std::nullopt, AF_UNSPEC, SOCK_STREAM);
+  std::string addresses;
+  for (const aio::dns::AddrInfo& entry : entries) {
+    addresses += (addresses.empty() ? "" : ", ") + entry.host();
+  }
+  std::printf("dns      getaddrinfo(\"localhost\") -> %s\n", addresses.c_str());
+}
+
+bool Dns(aio::EventLoop& loop) {
+  Title("getaddrinfo on the loop (aio::dns, c-ares)");
+  try {
+    loop.run_until_complete(aio::wait_for(ResolveLocalhost(loop), kStepTimeoutSeconds));
+  } catch (const std::exception& e) {
+    std::printf("!!       getaddrinfo failed: %s\n", e.what());
+    return false;
+  }
+  return true;
+}
+
+// 8. close() releases the loop's resources (the resolver too); a closed loop refuses new work.
 bool StopAndClose(aio::EventLoop& loop) {
   Title("stop and close");
   loop.close();
@@ -292,7 +319,7 @@ int main() {
               std::string(loop.poller_name()).c_str());
   for (bool (*step)(aio::EventLoop&) :
        {CallSoonOrdering, TimersInDeadlineOrder, WorkerThread, PipeReaderWriter, ExceptionHandlers,
-        Coroutines, StopAndClose}) {
+        Coroutines, Dns, StopAndClose}) {
     if (!step(loop)) {
       // Discard what the failed step left scheduled without running it: those callbacks refer
       // to the step's local variables, which are gone.

@@ -6,6 +6,9 @@ for poller in epoll poll; do
   out=$(AIO_POLLER=$poller timeout 20 "$demo")
   echo "$out" | grep -q "event loop using the $poller poller" || { echo "$out"; exit 1; }
   echo "$out" | grep -q "wait_for TimeoutError after 20 ms" || { echo "$out"; exit 1; }
+  # aio's resolver answers "localhost" (from /etc/hosts) with a loopback address.
+  echo "$out" | grep -Eq '^dns +getaddrinfo\("localhost"\) -> .*(127\.0\.0\.1|::1)' ||
+    { echo "$out"; exit 1; }
   [ "$(echo "$out" | tail -n 1)" = "done" ] || { echo "$out"; exit 1; }
 done
 echo "demo ran to the end on epoll and poll"
