@@ -177,10 +177,11 @@ TEST(ServerTest, CloseStopsListeningButAcceptedConnectionsLiveOn) {
   Socket client = connect_to(address);
   run_until(loop, [&] { return factory.made.size() == 1; });
   bool closed = false;
-  Task<void> waiting = loop.create_task([&]() -> Coro<void> {
+  auto wait_closed = [&]() -> Coro<void> {
     co_await server->wait_closed();
     closed = true;
-  }());
+  };
+  Task<void> waiting = loop.create_task(wait_closed());
   server->close();
   EXPECT_FALSE(server->is_serving());
   int error = 0;
