@@ -8,10 +8,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <any>
 #include <chrono>
 #include <coroutine>  // a module does not export the standard library: coroutines need it
 #include <cstdio>
 #include <exception>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "dns/resolver.h"  // aio::dns: getaddrinfo/getnameinfo on the loop (c-ares)
+#include "net/net.h"       // transports, protocols, servers, create_connection
 
 import aio.loop;
 
@@ -296,7 +299,73 @@ bool Dns(aio::EventLoop& loop) {
   return true;
 }
 
-// 8. close() releases the loop's resources (the resolver too); a closed loop refuses new work.
+// 8. A TCP server and a client on loopback with asyncio's Protocol API: the server upper-cases
+// what it gets and closes after replying; the client prints its protocol's callbacks in order.
+class UpperServer : public aio::Protocol {
+ public:
+  void connection_made(aio::Transport& transport) override { transport_ = &transport; }
+  void data_received(std::span<const std::byte> data) override {
+    std::string text(reinterpret_cast<const char*>(data.data()), data.size());
+    for (char& c : text) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c);
+    transport_->write(text);
+    transport_->close();  // flushes the reply first
+  }
+
+ private:
+  aio::Transport* transport_ = nullptr;
+};
+
+class Client : public aio::Protocol {
+ public:
+  explicit Client(aio::Future<void> done) : done_(std::move(done)) {}
+  void connection_made(aio::Transport& transport) override {
+    std::printf("client   connection_made: connected to port %d\n",
+                std::any_cast<aio::SocketAddress>(transport.get_extra_info("peername")).port());
+    transport.write("hello, aio");
+  }
+  void data_received(std::span<const std::byte> data) override {
+    std::printf("client   data_received: %.*s\n", static_cast<int>(data.size()),
+                reinterpret_cast<const char*>(data.data()));
+  }
+  bool eof_received() override {
+    std::printf("client   eof_received\n");
+    return false;  // let the transport close
+  }
+  void connection_lost(std::exception_ptr) override {
+    std::printf("client   connection_lost\n");
+    done_.set_result();
+  }
+
+ private:
+  aio::Future<void> done_;
+};
+
+aio::Coro<void> ServerAndClient(aio::EventLoop& loop) {
+  aio::ServerRef server = co_await aio::create_server(
+      loop, [] { return std::make_shared<UpperServer>(); }, "127.0.0.1", 0);
+  std::uint16_t port = server->sockets().front().getsockname().port();
+  std::printf("server   listening on 127.0.0.1 (port chosen by the kernel)\n");
+  aio::Future<void> done = loop.create_future();
+  co_await aio::create_connection(
+      loop, [done] { return std::make_shared<Client>(done); }, "127.0.0.1", port);
+  co_await done;
+  server->close();
+  co_await server->wait_closed();
+  std::printf("server   closed\n");
+}
+
+bool Network(aio::EventLoop& loop) {
+  Title("a TCP server and client (create_server, create_connection, Protocol)");
+  try {
+    loop.run_until_complete(aio::wait_for(ServerAndClient(loop), kStepTimeoutSeconds));
+  } catch (const std::exception& e) {
+    std::printf("!!       network step failed: %s\n", e.what());
+    return false;
+  }
+  return true;
+}
+
+// 9. close() releases the loop's resources (the resolver too); a closed loop refuses new work.
 bool StopAndClose(aio::EventLoop& loop) {
   Title("stop and close");
   loop.close();
@@ -319,7 +388,7 @@ int main() {
               std::string(loop.poller_name()).c_str());
   for (bool (*step)(aio::EventLoop&) :
        {CallSoonOrdering, TimersInDeadlineOrder, WorkerThread, PipeReaderWriter, ExceptionHandlers,
-        Coroutines, Dns, StopAndClose}) {
+        Coroutines, Dns, Network, StopAndClose}) {
     if (!step(loop)) {
       // Discard what the failed step left scheduled without running it: those callbacks refer
       // to the step's local variables, which are gone.

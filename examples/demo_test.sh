@@ -9,6 +9,10 @@ for poller in epoll poll; do
   # aio's resolver answers "localhost" (from /etc/hosts) with a loopback address.
   echo "$out" | grep -Eq '^dns +getaddrinfo\("localhost"\) -> .*(127\.0\.0\.1|::1)' ||
     { echo "$out"; exit 1; }
+  # The TCP step: the client sees the server's reply, then EOF, then connection_lost.
+  echo "$out" | grep -q "client   data_received: HELLO, AIO" || { echo "$out"; exit 1; }
+  echo "$out" | grep -A1 "client   eof_received" | grep -q "client   connection_lost" ||
+    { echo "$out"; exit 1; }
   [ "$(echo "$out" | tail -n 1)" = "done" ] || { echo "$out"; exit 1; }
 done
 echo "demo ran to the end on epoll and poll"
