@@ -3,7 +3,10 @@
 #include <sys/socket.h>
 
 #include <cctype>
+#include <cstring>
 #include <exception>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "dns/numeric.h"
@@ -37,83 +40,147 @@ std::exception_ptr os_error(int err, const std::string& text) {
   }
 }
 
-// One address of create_connection: a socket, the local bind if asked, the connect. Every
-// error is also recorded in `errors` (asyncio's _connect_sock).
-Coro<Socket> connect_one(EventLoop& loop, dns::AddrInfo entry,
-                         const std::vector<dns::AddrInfo>* local_entries, Errors& errors) {
+// Python's repr of a socket.AddressFamily, as asyncio's f"{family=}" prints it.
+std::string family_repr(int family) {
+  switch (family) {
+    case AF_INET:
+      return "<AddressFamily.AF_INET: 2>";
+    case AF_INET6:
+      return "<AddressFamily.AF_INET6: 10>";
+    case AF_UNIX:
+      return "<AddressFamily.AF_UNIX: 1>";
+    default:
+      return std::to_string(family);
+  }
+}
+
+// What create_connection shares with its connection attempts. Shared, not borrowed: a Happy
+// Eyeballs attempt is a task of its own and may still be unwinding from its cancellation when
+// create_connection has already returned.
+struct AttemptState {
+  std::optional<std::vector<dns::AddrInfo>> local_entries;
+  // The OSErrors of each attempt, in the order the attempts started (asyncio's `exceptions`, a
+  // list per _connect_sock call), whatever order they ended in.
+  std::vector<Errors> errors;
+};
+using SharedState = std::shared_ptr<AttemptState>;
+
+// One address of create_connection: a socket, the local bind if asked, the connect; every
+// OSError is recorded in state->errors[index] (asyncio's _connect_sock). The socket is closed
+// on any failure, cancellation included.
+Coro<Socket> connect_one(EventLoop& loop, dns::AddrInfo entry, SharedState state,
+                         std::size_t index) {
   try {
     Socket sock = Socket::create(entry.family, entry.type, entry.protocol);
-    if (local_entries != nullptr) {
-      std::exception_ptr last_bind_error;
+    if (state->local_entries) {
       bool bound = false;
-      for (const dns::AddrInfo& local : *local_entries) {
-        if (local.family != entry.family) continue;
+      for (const dns::AddrInfo& local : *state->local_entries) {
+        if (local.family != entry.family) continue;  // skip local addresses of another family
         SocketAddress laddr = address_of(local);
         if (::bind(sock.fileno(), laddr.data(), laddr.size()) == 0) {
           bound = true;
           break;
         }
         int err = errno;
-        last_bind_error =
-            os_error(err, "error while attempting to bind on address " + laddr.to_string() + ": " +
-                              lowercase(std::strerror(err)));
-        errors.push_back(last_bind_error);
+        state->errors[index].push_back(os_error(err, "error while attempting to bind on address " +
+                                                         laddr.to_string() + ": " +
+                                                         lowercase(std::strerror(err))));
       }
       if (!bound) {
-        if (last_bind_error) {
-          errors.pop_back();  // asyncio raises the last one (recorded again below)
-          std::rethrow_exception(last_bind_error);
+        if (!state->errors[index].empty()) {
+          // asyncio raises the last bind error (recorded again by the handler below).
+          std::exception_ptr last = state->errors[index].back();
+          state->errors[index].pop_back();
+          std::rethrow_exception(last);
         }
         throw OSError(
-            0, "no matching local address with family=" + std::to_string(entry.family) + " found",
+            0, "no matching local address with family=" + family_repr(entry.family) + " found",
             true);
       }
     }
     co_await sock_connect(loop, sock, address_of(entry));
     co_return sock;
   } catch (const OSError&) {
-    errors.push_back(std::current_exception());
+    state->errors[index].push_back(std::current_exception());
     throw;
   }
 }
 
-// RFC 8305 staggered start: the next attempt begins when the previous one failed or after
-// `delay`, whichever comes first; the first connected socket wins and the rest are cancelled.
+// A Happy Eyeballs attempt as a task: no socket (nullopt) when it failed with an OSError (which
+// connect_one recorded); any other error propagates.
+Coro<std::optional<Socket>> staggered_attempt(EventLoop& loop, dns::AddrInfo entry,
+                                              SharedState state, std::size_t index) {
+  try {
+    co_return co_await connect_one(loop, std::move(entry), std::move(state), index);
+  } catch (const OSError&) {
+  }
+  co_return std::nullopt;
+}
+
+using Attempt = Task<std::optional<Socket>>;
+
+// RFC 8305 staggered start (asyncio's staggered_race): the next attempt starts when the one
+// started last has failed, or `delay` seconds after it started, whichever comes first; the first
+// connected socket wins.
+Coro<std::optional<Socket>> race(EventLoop& loop, const std::vector<dns::AddrInfo>& entries,
+                                 const SharedState& state, double delay,
+                                 std::vector<Attempt>& attempts) {
+  std::size_t next = 0;
+  double last_start = 0;
+  std::vector<bool> seen;  // attempts whose outcome was looked at
+  for (;;) {
+    if (next < entries.size() &&
+        (attempts.empty() || attempts.back().done() || loop.time() >= last_start + delay)) {
+      state->errors.emplace_back();
+      attempts.push_back(loop.create_task(staggered_attempt(loop, entries[next], state, next)));
+      seen.push_back(false);
+      ++next;
+      last_start = loop.time();
+      continue;
+    }
+    std::vector<Future<std::optional<Socket>>> pending;
+    for (std::size_t i = 0; i < attempts.size(); ++i) {
+      if (!attempts[i].done()) {
+        pending.push_back(attempts[i]);
+      } else if (!seen[i]) {
+        seen[i] = true;
+        if (std::optional<Socket> sock = attempts[i].take_result()) co_return sock;
+      }
+    }
+    bool more = next < entries.size();
+    if (pending.empty() && !more) co_return std::nullopt;  // every attempt failed
+    if (more && attempts.back().done()) continue;          // the last one failed: next now
+    co_await wait(std::move(pending), more ? last_start + delay - loop.time() : -1.0,
+                  FIRST_COMPLETED);
+  }
+}
+
 Coro<std::optional<Socket>> staggered_connect(EventLoop& loop,
                                               const std::vector<dns::AddrInfo>& entries,
-                                              const std::vector<dns::AddrInfo>* local_entries,
-                                              double delay, Errors& errors) {
-  std::vector<Task<Socket>> attempts;
-  struct CancelLosers {
-    std::vector<Task<Socket>>& attempts;
-    ~CancelLosers() {
-      for (Task<Socket>& attempt : attempts) attempt.cancel();
-    }
-  } cancel_losers{attempts};
-  std::size_t next = 0;
-  for (;;) {
-    if (next < entries.size()) {
-      attempts.push_back(
-          loop.create_task(connect_one(loop, entries[next++], local_entries, errors)));
-    }
-    for (;;) {
-      std::vector<Future<Socket>> pending;
-      for (Task<Socket>& attempt : attempts) {
-        if (!attempt.done()) pending.push_back(attempt);
-      }
-      if (pending.empty()) {
-        if (next < entries.size()) break;  // all failed so far: start the next one now
-        co_return std::nullopt;
-      }
-      WaitResult<Socket> result =
-          co_await wait(pending, next < entries.size() ? delay : -1.0, FIRST_COMPLETED);
-      for (Future<Socket>& done : result.done) {
-        if (!done.cancelled() && !done.exception()) co_return done.take_result();
-      }
-      // Timed out (nothing done) or one failed: start the next attempt, if any.
-      if (next < entries.size()) break;
+                                              const SharedState& state, double delay) {
+  std::vector<Attempt> attempts;
+  std::optional<Socket> winner;
+  std::exception_ptr failure;
+  try {
+    winner = co_await race(loop, entries, state, delay, attempts);
+  } catch (...) {
+    failure = std::current_exception();  // cancelled, or an error that is not an OSError
+  }
+  // No attempt outlives create_connection: cancel the others and wait until each has unwound
+  // (and closed its socket). asyncio only cancels them; their sockets then close later.
+  std::vector<Future<std::optional<Socket>>> running;
+  for (Attempt& attempt : attempts) {
+    if (!attempt.done() && attempt.cancel()) running.push_back(attempt);
+  }
+  if (!running.empty()) {
+    try {
+      co_await wait(std::move(running));
+    } catch (...) {
+      if (!failure) failure = std::current_exception();  // cancelled again meanwhile
     }
   }
+  if (failure) std::rethrow_exception(failure);
+  co_return winner;
 }
 
 std::exception_ptr aggregate(const Errors& errors) {
@@ -166,34 +233,39 @@ Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory,
         co_await dns::getaddrinfo(loop, options.host, options.port, options.family, SOCK_STREAM,
                                   options.proto, options.flags);
     if (entries.empty()) throw OSError(0, "getaddrinfo() returned empty list", true);
-    std::optional<std::vector<dns::AddrInfo>> local_entries;
+    auto state = std::make_shared<AttemptState>();
     if (options.local_addr) {
-      local_entries = co_await dns::getaddrinfo(
+      state->local_entries = co_await dns::getaddrinfo(
           loop, options.local_addr->first,
           options.local_addr->second.empty() ? std::optional<std::string>("0")
                                              : options.local_addr->second,
           options.family, SOCK_STREAM, options.proto, options.flags);
-      if (local_entries->empty()) throw OSError(0, "getaddrinfo() returned empty list", true);
+      if (state->local_entries->empty()) {
+        throw OSError(0, "getaddrinfo() returned empty list", true);
+      }
     }
     if (options.interleave && *options.interleave > 0) {
       entries = dns::interleave_address_families(entries, *options.interleave);
     }
-    Errors errors;
-    const std::vector<dns::AddrInfo>* locals = local_entries ? &*local_entries : nullptr;
     if (!options.happy_eyeballs_delay) {
-      for (const dns::AddrInfo& entry : entries) {
+      for (std::size_t i = 0; i < entries.size(); ++i) {
+        state->errors.emplace_back();
         try {
-          sock = co_await connect_one(loop, entry, locals, errors);
+          sock = co_await connect_one(loop, entries[i], state, i);
           break;
         } catch (const OSError&) {
         }
       }
     } else {
       std::optional<Socket> winner =
-          co_await staggered_connect(loop, entries, locals, *options.happy_eyeballs_delay, errors);
+          co_await staggered_connect(loop, entries, state, *options.happy_eyeballs_delay);
       if (winner) sock = std::move(*winner);
     }
     if (!sock.is_open()) {
+      Errors errors;
+      for (const Errors& attempt : state->errors) {
+        errors.insert(errors.end(), attempt.begin(), attempt.end());
+      }
       if (errors.empty()) throw OSError(0, "could not connect", true);
       std::rethrow_exception(aggregate(errors));
     }

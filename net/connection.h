@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <utility>
 
 #include "loop/event_loop.h"
@@ -43,31 +44,67 @@ struct ConnectionOptions {
   std::optional<int> interleave;
 };
 
-// asyncio's create_connection. Every address is tried in order (or staggered); every failed
-// socket is closed; if all fail, the one error (when they all read the same) or
-// OSError("Multiple exceptions: ...") listing each. ValueError for contradictory arguments, as
-// asyncio.
+// asyncio's create_connection. The addresses are tried one after another, or staggered with
+// happy_eyeballs_delay (then create_connection returns, or throws, only once every other attempt
+// has been cancelled and has closed its socket). Every failed socket is closed. If every address
+// fails: the one error when there was one or all read the same, else OSError("Multiple
+// exceptions: ...") listing each in the order the attempts started. ValueError for
+// contradictory arguments, with asyncio's messages.
 Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory,
                                      ConnectionOptions options);
 Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host,
                                      std::uint16_t port);
 
-// A UNIX stream connection to `path` (or to the already connected sock in options).
+// A UNIX stream connection to `path`, or over `sock` (a connected UNIX stream socket).
 Coro<Connection<>> create_unix_connection(EventLoop& loop, ProtocolFactory factory,
                                           std::optional<std::string> path, Socket sock = {});
 
 // Wraps a connection accepted outside the loop (e.g. by another server).
 Coro<Connection<>> connect_accepted_socket(EventLoop& loop, ProtocolFactory factory, Socket sock);
 
-// The typed forms: the protocol comes back as the factory's own type.
+// The typed forms: the protocol comes back as the factory's own type,
+//   auto [transport, protocol] = co_await aio::create_connection<Echo>(loop, make_echo, options);
 template <class P, class Factory>
-requires std::is_convertible_v<std::invoke_result_t<Factory>, std::shared_ptr<P>>
-    Coro<Connection<P>> create_connection(EventLoop& loop, Factory factory,
-                                          ConnectionOptions options) {
-  Connection<> made = co_await create_connection(
-      loop, ProtocolFactory([factory] { return std::shared_ptr<BaseProtocol>(factory()); }),
-      std::move(options));
-  co_return Connection<P>{std::move(made.first), std::static_pointer_cast<P>(made.second)};
+concept FactoryOf = std::is_convertible_v<std::invoke_result_t<Factory>, std::shared_ptr<P>>;
+
+namespace internal {
+template <class P, class Factory>
+ProtocolFactory erase_factory(Factory factory) {
+  return [factory = std::move(factory)] { return std::shared_ptr<BaseProtocol>(factory()); };
+}
+template <class P>
+Connection<P> typed(Connection<> made) {
+  return {std::move(made.first), std::static_pointer_cast<P>(std::move(made.second))};
+}
+}  // namespace internal
+
+template <class P, class Factory>
+requires FactoryOf<P, Factory> Coro<Connection<P>> create_connection(EventLoop& loop,
+                                                                     Factory factory,
+                                                                     ConnectionOptions options) {
+  co_return internal::typed<P>(co_await create_connection(
+      loop, internal::erase_factory<P>(std::move(factory)), std::move(options)));
+}
+template <class P, class Factory>
+requires FactoryOf<P, Factory> Coro<Connection<P>> create_connection(EventLoop& loop,
+                                                                     Factory factory,
+                                                                     std::string host,
+                                                                     std::uint16_t port) {
+  co_return internal::typed<P>(co_await create_connection(
+      loop, internal::erase_factory<P>(std::move(factory)), std::move(host), port));
+}
+template <class P, class Factory>
+requires FactoryOf<P, Factory> Coro<Connection<P>> create_unix_connection(
+    EventLoop& loop, Factory factory, std::optional<std::string> path, Socket sock = {}) {
+  co_return internal::typed<P>(co_await create_unix_connection(
+      loop, internal::erase_factory<P>(std::move(factory)), std::move(path), std::move(sock)));
+}
+template <class P, class Factory>
+requires FactoryOf<P, Factory> Coro<Connection<P>> connect_accepted_socket(EventLoop& loop,
+                                                                           Factory factory,
+                                                                           Socket sock) {
+  co_return internal::typed<P>(co_await connect_accepted_socket(
+      loop, internal::erase_factory<P>(std::move(factory)), std::move(sock)));
 }
 
 namespace internal {
