@@ -130,7 +130,9 @@ TEST(ServerTest, BindErrorsNameTheAddressAndCloseEverySocket) {
   ServerRef first = loop.run_until_complete(create_server(loop, factory.factory(), "127.0.0.1", 0));
   std::uint16_t port = first->sockets()[0].getsockname().port();
   ServerOptions options;
-  options.hosts = {"127.0.0.1"};
+  // 127.0.0.2 binds first, then 127.0.0.1 fails: the 127.0.0.2 socket must be closed too (the
+  // fd-leak check would catch it).
+  options.hosts = {"127.0.0.2", "127.0.0.1"};
   options.port = std::to_string(port);
   options.reuse_address = false;
   try {
