@@ -292,7 +292,7 @@ TEST(CreateConnectionTest, ArgumentErrorsAreAsyncios) {
     ConnectionOptions options;
     options.sock = Socket::create(AF_INET, SOCK_DGRAM);
     std::string repr = options.sock.repr();
-    EXPECT_EQ(repr.rfind("<socket fd=", 0), 0u) << repr;
+    EXPECT_EQ(repr.rfind("<socket.socket fd=", 0), 0u) << repr;
     EXPECT_EQ(attempt(std::move(options)), "A Stream Socket was expected, got " + repr);
   }
   {

@@ -5,6 +5,7 @@
 
 #include "net/address.h"
 #include "net/connection.h"
+#include "net/datagram.h"
 #include "net/protocols.h"
 #include "net/server.h"
 #include "net/sock_ops.h"

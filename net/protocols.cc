@@ -13,4 +13,8 @@ void BufferedProtocol::connection_made(BaseTransport& transport) {
   connection_made(dynamic_cast<Transport&>(transport));
 }
 
+void DatagramProtocol::connection_made(BaseTransport& transport) {
+  connection_made(dynamic_cast<DatagramTransport&>(transport));
+}
+
 }  // namespace aio

@@ -15,6 +15,8 @@ namespace aio {
 
 class BaseTransport;
 class Transport;
+class DatagramTransport;
+class SocketAddress;
 
 class BaseProtocol {
  public:
@@ -54,6 +56,20 @@ class BufferedProtocol : public BaseProtocol {
   // `nbytes` bytes were written at the start of the last buffer.
   virtual void buffer_updated(std::size_t nbytes) = 0;
   virtual bool eof_received() { return false; }
+
+ private:
+  void connection_made(BaseTransport& transport) final;
+};
+
+// A datagram protocol (asyncio.DatagramProtocol): UDP and UNIX datagram endpoints.
+class DatagramProtocol : public BaseProtocol {
+ public:
+  virtual void connection_made(DatagramTransport& transport) {}
+  // One datagram and its sender (valid during the call only). An empty datagram is a datagram.
+  virtual void datagram_received(std::span<const std::byte> data, const SocketAddress& address) {}
+  // A send or receive failed (e.g. ConnectionRefusedError from an ICMP port unreachable): not
+  // fatal, the endpoint stays open.
+  virtual void error_received(std::exception_ptr error) {}
 
  private:
   void connection_made(BaseTransport& transport) final;

@@ -166,7 +166,7 @@ TEST(ServerTest, ArgumentErrorsAreAsyncios) {
   datagram.sock = Socket::create(AF_INET, SOCK_DGRAM);
   EXPECT_EQ(testing::error_message([&] {
               loop.run_until_complete(create_server(loop, factory.factory(), std::move(datagram)));
-            }).rfind("A Stream Socket was expected, got <socket fd=", 0),
+            }).rfind("A Stream Socket was expected, got <socket.socket fd=", 0),
             0u);
 }
 

@@ -101,8 +101,8 @@ void Socket::shutdown(int how) {
 }
 
 std::string Socket::repr() const {
-  if (fd_ < 0) return "<socket [closed]>";
-  std::string text = "<socket fd=" + std::to_string(fd_);
+  if (fd_ < 0) return "<socket.socket [closed]>";
+  std::string text = "<socket.socket fd=" + std::to_string(fd_);
   int value = 0;
   socklen_t length = sizeof value;
   if (::getsockopt(fd_, SOL_SOCKET, SO_DOMAIN, &value, &length) == 0) {

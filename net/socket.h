@@ -57,7 +57,8 @@ class Socket {
   int getsockopt(int level, int name) const;
   void shutdown(int how);
 
-  // "<socket fd=6, family=2, type=1, proto=6, laddr=('127.0.0.1', 8080)>", like Python.
+  // "<socket.socket fd=6, family=2, type=1, proto=6, laddr=('127.0.0.1', 8080)>", like Python
+  // (proto is what the kernel reports, SO_PROTOCOL, not the argument the socket was made with).
   std::string repr() const;
 
  private:

@@ -10,39 +10,17 @@
 
 #include "loop/errors.h"
 #include "loop/logging.h"
+#include "net/transport_util.h"
 
 namespace aio {
 
+using internal::current_error_unless_interrupt;
+using internal::os_error;
+using internal::would_block;
+
 namespace {
 
-// asyncio's max_size: the most one read takes, so one busy connection cannot starve others.
-constexpr std::size_t kMaxRead = 256 * 1024;
-// asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES.
-constexpr int kWarnAfterLostWrites = 5;
 constexpr int kMaxIovecs = 64;
-
-std::exception_ptr os_error(int err) {
-  try {
-    throw_os_error(err);
-  } catch (...) {
-    return std::current_exception();
-  }
-}
-
-// One receive buffer per thread: data_received() sees it only for the duration of the call.
-std::byte* read_buffer() {
-  thread_local std::unique_ptr<std::byte[]> buffer(new std::byte[kMaxRead]);
-  return buffer.get();
-}
-
-// Rethrows an Interrupt (KeyboardInterrupt/SystemExit stand-in): it must leave the loop.
-std::exception_ptr current_error_unless_interrupt() {
-  std::exception_ptr error = std::current_exception();
-  if (is_interrupt(error)) std::rethrow_exception(error);
-  return error;
-}
-
-bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
 }  // namespace
 
@@ -165,8 +143,8 @@ void SocketTransport::on_readable() {
 }
 
 void SocketTransport::read_into_protocol() {
-  std::byte* buffer = read_buffer();
-  ssize_t n = ::recv(socket_.fileno(), buffer, kMaxRead, 0);
+  std::byte* buffer = internal::receive_buffer();
+  ssize_t n = ::recv(socket_.fileno(), buffer, internal::kMaxRead, 0);
   if (n < 0) {
     if (!would_block(errno)) fatal_error(os_error(errno), "Fatal read error on socket transport");
     return;
@@ -235,7 +213,7 @@ void SocketTransport::write(std::span<const std::byte> data) {
   if (eof_) throw RuntimeError("Cannot call write() after write_eof()");
   if (data.empty()) return;
   if (conn_lost_ > 0) {
-    if (conn_lost_ >= kWarnAfterLostWrites)
+    if (conn_lost_ >= internal::kWarnAfterLostWrites)
       log(LogLevel::kWarning, "socket.send() raised exception.");
     ++conn_lost_;
     return;
@@ -322,19 +300,7 @@ void SocketTransport::close() {
 }
 
 void SocketTransport::fatal_error(std::exception_ptr error, const char* message) {
-  if (holds<OSError>(error)) {
-    if (loop_->get_debug()) {
-      log(LogLevel::kDebug, repr() + ": " + message + ": " + describe_exception(error));
-    }
-  } else {
-    ExceptionContext context;
-    context.message = message;
-    context.exception = error;
-    context.details["transport"] = repr();
-    const BaseProtocol& protocol = *protocol_;
-    context.details["protocol"] = internal::demangle_type(typeid(protocol));
-    loop_->call_exception_handler(context);
-  }
+  internal::report_fatal_error(*loop_, error, message, repr(), protocol_.get());
   force_close(error);
 }
 
@@ -388,7 +354,7 @@ void SocketTransport::release_socket() noexcept {
 }
 
 void SocketTransport::on_loop_closed() noexcept {
-  log(LogLevel::kWarning, "unclosed transport " + repr() + " closed with its loop");
+  if (!closing_) log(LogLevel::kWarning, "unclosed transport " + repr() + " closed with its loop");
   loop_ = nullptr;  // the loop is closing: nothing of it may be touched any more
   socket_.close();
   protocol_.reset();

@@ -84,6 +84,28 @@ class Transport : public ReadTransport, public WriteTransport {};
 
 using TransportRef = internal::Ref<Transport>;
 
+class SocketAddress;
+
+// A datagram endpoint (UDP, UNIX datagram sockets).
+class DatagramTransport : public virtual BaseTransport {
+ public:
+  // Sends one datagram to `address`, or to the connected peer when it is null. ValueError for
+  // another address on a connected endpoint. Never blocks: queued when the kernel is full.
+  virtual void sendto(std::span<const std::byte> data, const SocketAddress* address = nullptr) = 0;
+  void sendto(std::string_view data, const SocketAddress* address = nullptr) {
+    sendto(std::as_bytes(std::span<const char>(data.data(), data.size())), address);
+  }
+  // Closes at once, dropping queued datagrams; connection_lost(nullptr) follows.
+  virtual void abort() = 0;
+  virtual std::size_t get_write_buffer_size() const = 0;
+  // Flow control, as WriteTransport's.
+  virtual std::pair<std::size_t, std::size_t> get_write_buffer_limits() const = 0;
+  virtual void set_write_buffer_limits(std::optional<std::size_t> high = std::nullopt,
+                                       std::optional<std::size_t> low = std::nullopt) = 0;
+};
+
+using DatagramTransportRef = internal::Ref<DatagramTransport>;
+
 }  // namespace aio
 
 #endif  // AIO_NET_TRANSPORTS_H_

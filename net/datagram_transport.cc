@@ -1,0 +1,245 @@
+#include "net/datagram_transport.h"
+
+#include <sys/socket.h>
+
+#include <cerrno>
+
+#include "loop/errors.h"
+#include "loop/logging.h"
+#include "net/transport_util.h"
+
+namespace aio {
+
+using internal::current_error_unless_interrupt;
+using internal::os_error;
+using internal::would_block;
+
+internal::Ref<DatagramSocketTransport> DatagramSocketTransport::create(
+    EventLoop& loop, Socket socket, std::shared_ptr<BaseProtocol> protocol,
+    std::optional<SocketAddress> remote, std::optional<Future<void>> waiter) {
+  auto transport = internal::Ref<DatagramSocketTransport>::share(
+      new DatagramSocketTransport(loop, std::move(socket), std::move(remote)));
+  transport->set_protocol(std::move(protocol));
+  transport->self_ = transport;
+  internal::Ref<DatagramSocketTransport> ref = transport;
+  loop.call_soon([ref] {
+    if (ref->protocol_) ref->protocol_->connection_made(*ref);
+  });
+  loop.call_soon([ref] {
+    if (!ref->closing_ && ref->loop_ != nullptr) {
+      ref->loop_->watch_reader(ref->socket_.fileno(), [t = ref.get()] { t->on_readable(); });
+    }
+  });
+  if (waiter) {
+    loop.call_soon([waiter = std::move(*waiter)]() mutable {
+      if (!waiter.done()) waiter.set_result();
+    });
+  }
+  return transport;
+}
+
+DatagramSocketTransport::DatagramSocketTransport(EventLoop& loop, Socket socket,
+                                                 std::optional<SocketAddress> remote)
+    : loop_(&loop), socket_(std::move(socket)), remote_(std::move(remote)) {
+  SocketAddress address;
+  socklen_t length = SocketAddress::capacity();
+  if (::getsockname(socket_.fileno(), address.data(), &length) == 0) {
+    address.set_size(length);
+    sockname_ = address;
+  }
+  loop.set_fd_owner(socket_.fileno(), this);
+  internal::register_with_loop(loop, this);
+}
+
+DatagramSocketTransport::~DatagramSocketTransport() { release_socket(); }
+
+void DatagramSocketTransport::set_protocol(std::shared_ptr<BaseProtocol> protocol) {
+  auto* datagram = dynamic_cast<DatagramProtocol*>(protocol.get());
+  if (datagram == nullptr) throw TypeError("a datagram transport needs a DatagramProtocol");
+  protocol_ = std::move(protocol);
+  datagram_protocol_ = datagram;
+  protocol_connected_ = true;
+}
+
+std::string DatagramSocketTransport::repr() const {
+  std::string text = "<DatagramSocketTransport";
+  if (!socket_.is_open()) return text + " closed>";
+  text += " fd=" + std::to_string(socket_.fileno());
+  if (closing_) text += " closing";
+  return text + " bufsize=" + std::to_string(buffered_bytes_) + ">";
+}
+
+std::any DatagramSocketTransport::get_extra_info(std::string_view name,
+                                                 std::any default_value) const {
+  if (name == "peername" && remote_) return *remote_;
+  if (name == "sockname" && sockname_) return *sockname_;
+  if (name == "socket" && socket_.is_open()) {
+    return std::make_shared<Socket>(Socket::view(socket_.fileno()));
+  }
+  return default_value;
+}
+
+void DatagramSocketTransport::set_write_buffer_limits(std::optional<std::size_t> high,
+                                                      std::optional<std::size_t> low) {
+  flow_.set_limits(high, low);
+  if (protocol_ && loop_ != nullptr) flow_.maybe_pause(buffered_bytes_, *loop_, *protocol_, repr());
+}
+
+// --- Receiving -----------------------------------------------------------------------------------
+
+void DatagramSocketTransport::on_readable() {
+  if (conn_lost_ > 0) return;
+  std::byte* buffer = internal::receive_buffer();
+  SocketAddress sender;
+  socklen_t length = SocketAddress::capacity();
+  ssize_t n = ::recvfrom(socket_.fileno(), buffer, internal::kMaxRead, 0, sender.data(), &length);
+  if (n < 0) {
+    if (would_block(errno)) return;
+    report_error_received(os_error(errno));  // e.g. ECONNREFUSED from an earlier send
+    return;
+  }
+  sender.set_size(length);
+  if (length == 0 && remote_) sender = *remote_;  // connected UNIX peers may send no address
+  // As asyncio, an exception from datagram_received is the loop's to report: it propagates.
+  datagram_protocol_->datagram_received(std::span<const std::byte>(buffer, static_cast<size_t>(n)),
+                                        sender);
+}
+
+void DatagramSocketTransport::report_error_received(std::exception_ptr error) {
+  try {
+    datagram_protocol_->error_received(std::move(error));
+  } catch (...) {
+    fatal_error(current_error_unless_interrupt(),
+                "Fatal error: protocol.error_received() call failed.");
+  }
+}
+
+// --- Sending -------------------------------------------------------------------------------------
+
+void DatagramSocketTransport::sendto(std::span<const std::byte> data,
+                                     const SocketAddress* address) {
+  std::optional<SocketAddress> target;
+  if (address != nullptr) target = *address;
+  if (remote_) {
+    if (target && !(*target == *remote_)) {
+      throw ValueError("Invalid address: must be None or " + remote_->to_string());
+    }
+    target.reset();  // connected: send(), not sendto()
+  }
+  if (data.empty()) return;  // asyncio 3.8: an empty datagram is not sent
+  if (conn_lost_ > 0 || closing_) {
+    if (conn_lost_ >= internal::kWarnAfterLostWrites) {
+      log(LogLevel::kWarning, "socket.send() raised exception.");
+    }
+    ++conn_lost_;
+    return;
+  }
+  if (buffer_.empty()) {
+    if (send_now(data, target)) return;
+    loop_->watch_writer(socket_.fileno(), [this] { on_writable(); });
+  }
+  buffer_.push_back(Datagram{std::vector<std::byte>(data.begin(), data.end()), target});
+  buffered_bytes_ += data.size();
+  if (protocol_) flow_.maybe_pause(buffered_bytes_, *loop_, *protocol_, repr());
+}
+
+bool DatagramSocketTransport::send_now(std::span<const std::byte> data,
+                                       const std::optional<SocketAddress>& address) {
+  ssize_t n = address ? ::sendto(socket_.fileno(), data.data(), data.size(), MSG_NOSIGNAL,
+                                 address->data(), address->size())
+                      : ::send(socket_.fileno(), data.data(), data.size(), MSG_NOSIGNAL);
+  if (n >= 0) return true;
+  if (would_block(errno)) return false;
+  report_error_received(os_error(errno));
+  return true;
+}
+
+void DatagramSocketTransport::on_writable() {
+  if (conn_lost_ > 0) return;
+  while (!buffer_.empty()) {
+    Datagram& next = buffer_.front();
+    if (!send_now(next.data, next.address)) return;  // still full: wait for the next event
+    if (conn_lost_ > 0) return;                      // error_received closed the transport
+    buffered_bytes_ -= next.data.size();
+    buffer_.pop_front();
+  }
+  if (protocol_) flow_.maybe_resume(buffered_bytes_, *loop_, *protocol_, repr());
+  loop_->unwatch_writer(socket_.fileno());
+  if (closing_) {
+    ++conn_lost_;
+    call_connection_lost(nullptr);
+  }
+}
+
+// --- Closing -------------------------------------------------------------------------------------
+
+void DatagramSocketTransport::close() {
+  if (closing_ || loop_ == nullptr) return;
+  closing_ = true;
+  loop_->unwatch_reader(socket_.fileno());
+  if (buffer_.empty()) {
+    ++conn_lost_;
+    loop_->call_soon([ref = self_] { ref->call_connection_lost(nullptr); });
+  }
+}
+
+void DatagramSocketTransport::fatal_error(std::exception_ptr error, const char* message) {
+  internal::report_fatal_error(*loop_, error, message, repr(), protocol_.get());
+  force_close(error);
+}
+
+void DatagramSocketTransport::force_close(std::exception_ptr error) {
+  if (conn_lost_ > 0 || loop_ == nullptr) return;
+  if (!buffer_.empty()) {
+    buffer_.clear();
+    buffered_bytes_ = 0;
+    loop_->unwatch_writer(socket_.fileno());
+  }
+  if (!closing_) {
+    closing_ = true;
+    loop_->unwatch_reader(socket_.fileno());
+  }
+  ++conn_lost_;
+  loop_->call_soon([ref = self_, error] { ref->call_connection_lost(error); });
+}
+
+void DatagramSocketTransport::call_connection_lost(std::exception_ptr error) {
+  struct Finally {
+    DatagramSocketTransport* transport;
+    ~Finally() {
+      internal::Ref<DatagramSocketTransport> self = std::move(transport->self_);
+      transport->release_socket();
+      transport->protocol_.reset();
+      transport->datagram_protocol_ = nullptr;
+    }
+  } finally{this};
+  if (protocol_connected_ && protocol_) {
+    protocol_connected_ = false;
+    protocol_->connection_lost(error);
+  }
+}
+
+void DatagramSocketTransport::release_socket() noexcept {
+  if (!socket_.is_open()) return;
+  if (loop_ != nullptr) {
+    int fd = socket_.fileno();
+    loop_->unwatch_reader(fd);
+    loop_->unwatch_writer(fd);
+    loop_->set_fd_owner(fd, nullptr);
+    internal::unregister_from_loop(*loop_, this);
+  }
+  socket_.close();
+}
+
+void DatagramSocketTransport::on_loop_closed() noexcept {
+  if (!closing_) log(LogLevel::kWarning, "unclosed transport " + repr() + " closed with its loop");
+  loop_ = nullptr;
+  socket_.close();
+  protocol_.reset();
+  datagram_protocol_ = nullptr;
+  closing_ = true;
+  ++conn_lost_;
+  internal::Ref<DatagramSocketTransport> self = std::move(self_);  // may destroy this: last
+}
+
+}  // namespace aio

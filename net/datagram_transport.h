@@ -1,0 +1,96 @@
+// DatagramSocketTransport: the datagram transport over a UDP or UNIX datagram socket (asyncio's
+// _SelectorDatagramTransport): datagram_received per datagram, error_received for OS errors
+// (not fatal), a queue with flow control when the kernel's send buffer is full.
+#ifndef AIO_NET_DATAGRAM_TRANSPORT_H_
+#define AIO_NET_DATAGRAM_TRANSPORT_H_
+
+#include <cstddef>
+#include <deque>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "loop/event_loop.h"
+#include "loop/future.h"
+#include "net/address.h"
+#include "net/closes_with_loop.h"
+#include "net/flow_control.h"
+#include "net/socket.h"
+#include "net/transports.h"
+
+namespace aio {
+
+class DatagramSocketTransport final : public DatagramTransport,
+                                      private internal::FdOwner,
+                                      private internal::ClosesWithLoop {
+ public:
+  // Starts the endpoint: connection_made, then reading, then `waiter`, each via call_soon.
+  // `remote` is the connected peer's address, if the socket is connected.
+  static internal::Ref<DatagramSocketTransport> create(
+      EventLoop& loop, Socket socket, std::shared_ptr<BaseProtocol> protocol,
+      std::optional<SocketAddress> remote = std::nullopt,
+      std::optional<Future<void>> waiter = std::nullopt);
+
+  // BaseTransport
+  void close() override;
+  bool is_closing() const override { return closing_; }
+  std::any get_extra_info(std::string_view name, std::any default_value = {}) const override;
+  void set_protocol(std::shared_ptr<BaseProtocol> protocol) override;
+  std::shared_ptr<BaseProtocol> get_protocol() const override { return protocol_; }
+  std::string repr() const override;
+
+  // DatagramTransport
+  using DatagramTransport::sendto;
+  void sendto(std::span<const std::byte> data, const SocketAddress* address = nullptr) override;
+  void abort() override { force_close(nullptr); }
+  std::size_t get_write_buffer_size() const override { return buffered_bytes_; }
+  std::pair<std::size_t, std::size_t> get_write_buffer_limits() const override {
+    return flow_.limits();
+  }
+  void set_write_buffer_limits(std::optional<std::size_t> high = std::nullopt,
+                               std::optional<std::size_t> low = std::nullopt) override;
+
+  int fileno() const { return socket_.fileno(); }
+  std::optional<SocketAddress> peername() const { return remote_; }
+  std::optional<SocketAddress> sockname() const { return sockname_; }
+
+ private:
+  struct Datagram {
+    std::vector<std::byte> data;
+    std::optional<SocketAddress> address;
+  };
+
+  DatagramSocketTransport(EventLoop& loop, Socket socket, std::optional<SocketAddress> remote);
+  ~DatagramSocketTransport() override;
+
+  void on_readable();
+  void on_writable();
+  // Sends one datagram now: true if sent, false if the kernel is full (EAGAIN); an OS error
+  // goes to error_received and counts as handled (true).
+  bool send_now(std::span<const std::byte> data, const std::optional<SocketAddress>& address);
+  void report_error_received(std::exception_ptr error);
+  void fatal_error(std::exception_ptr error, const char* message);
+  void force_close(std::exception_ptr error);
+  void call_connection_lost(std::exception_ptr error);
+  void release_socket() noexcept;
+  void on_loop_closed() noexcept override;
+
+  EventLoop* loop_;
+  Socket socket_;
+  std::shared_ptr<BaseProtocol> protocol_;
+  DatagramProtocol* datagram_protocol_ = nullptr;
+  internal::Ref<DatagramSocketTransport> self_;
+  std::optional<SocketAddress> remote_, sockname_;
+  std::deque<Datagram> buffer_;
+  std::size_t buffered_bytes_ = 0;
+  internal::WriteFlowControl flow_;
+  int conn_lost_ = 0;
+  bool closing_ = false;
+  bool protocol_connected_ = false;
+};
+
+}  // namespace aio
+
+#endif  // AIO_NET_DATAGRAM_TRANSPORT_H_

@@ -1,0 +1,46 @@
+#include "net/transport_util.h"
+
+#include <memory>
+#include <typeinfo>
+
+#include "loop/errors.h"
+#include "loop/logging.h"
+
+namespace aio::internal {
+
+std::byte* receive_buffer() {
+  thread_local std::unique_ptr<std::byte[]> buffer(new std::byte[kMaxRead]);
+  return buffer.get();
+}
+
+std::exception_ptr os_error(int err) {
+  try {
+    throw_os_error(err);
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+
+std::exception_ptr current_error_unless_interrupt() {
+  std::exception_ptr error = std::current_exception();
+  if (is_interrupt(error)) std::rethrow_exception(error);
+  return error;
+}
+
+void report_fatal_error(EventLoop& loop, const std::exception_ptr& error, const char* message,
+                        const std::string& transport_repr, const BaseProtocol* protocol) {
+  if (holds<OSError>(error)) {
+    if (loop.get_debug()) {
+      log(LogLevel::kDebug, transport_repr + ": " + message + ": " + describe_exception(error));
+    }
+    return;
+  }
+  ExceptionContext context;
+  context.message = message;
+  context.exception = error;
+  context.details["transport"] = transport_repr;
+  if (protocol != nullptr) context.details["protocol"] = demangle_type(typeid(*protocol));
+  loop.call_exception_handler(context);
+}
+
+}  // namespace aio::internal

@@ -1,0 +1,40 @@
+// Small pieces every fd-based transport shares: errno to exception, the would-block test, and
+// asyncio's _fatal_error reporting rule.
+#ifndef AIO_NET_TRANSPORT_UTIL_H_
+#define AIO_NET_TRANSPORT_UTIL_H_
+
+#include <cerrno>
+#include <cstddef>
+#include <exception>
+#include <string>
+
+#include "loop/event_loop.h"
+#include "net/protocols.h"
+
+namespace aio::internal {
+
+// asyncio's max_size: the most one read takes, so one busy connection cannot starve others.
+constexpr std::size_t kMaxRead = 256 * 1024;
+// asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES: lost writes warn from this one on.
+constexpr int kWarnAfterLostWrites = 5;
+
+// One receive buffer of kMaxRead bytes per thread: protocols see it only during their call.
+std::byte* receive_buffer();
+
+// The OSError subclass for `err`, as an exception_ptr (for connection_lost and futures).
+std::exception_ptr os_error(int err);
+
+// The exception being handled, unless it is an Interrupt, which is rethrown: it must leave the
+// loop (asyncio re-raises SystemExit and KeyboardInterrupt everywhere).
+std::exception_ptr current_error_unless_interrupt();
+
+inline bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+
+// asyncio's _fatal_error reporting: an OSError is only logged in debug mode; anything else goes
+// to the exception handler with `message`, the transport and the protocol.
+void report_fatal_error(EventLoop& loop, const std::exception_ptr& error, const char* message,
+                        const std::string& transport_repr, const BaseProtocol* protocol);
+
+}  // namespace aio::internal
+
+#endif  // AIO_NET_TRANSPORT_UTIL_H_
