@@ -20,7 +20,7 @@ PACKAGES=(
   libabsl-dev libc-ares-dev libgtest-dev libgmock-dev android-libboringssl-dev libbenchmark-dev
   # Real peers and oracles used by tests (dnsmasq: a real DNS server on loopback; socat, nc and
   # curl: real stream/datagram peers).
-  python3 python3-uvloop dnsmasq-base socat netcat-openbsd curl
+  python3 python3-uvloop dnsmasq-base socat netcat-openbsd curl memcached
   # Other event loops that bench/ compares against.
   libuv1-dev libasio-dev
 )
