@@ -6,6 +6,8 @@
 #include "net/address.h"
 #include "net/connection.h"
 #include "net/datagram.h"
+#include "net/file.h"
+#include "net/pipes.h"
 #include "net/protocols.h"
 #include "net/server.h"
 #include "net/sock_ops.h"

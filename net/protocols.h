@@ -32,10 +32,17 @@ class BaseProtocol {
   virtual void resume_writing() {}
 };
 
-// A stream protocol receiving copies of the data (asyncio.Protocol).
+class ReadTransport;
+class WriteTransport;
+
+// A stream protocol receiving copies of the data (asyncio.Protocol). It gets the transport as
+// the most specific kind there is: a Transport for a socket, a ReadTransport for a read pipe, a
+// WriteTransport for a write pipe (override the ones you use).
 class Protocol : public BaseProtocol {
  public:
   virtual void connection_made(Transport& transport) {}
+  virtual void connection_made(ReadTransport& transport) {}
+  virtual void connection_made(WriteTransport& transport) {}
   // `data` is valid during the call only.
   virtual void data_received(std::span<const std::byte> data) {}
   // The peer sent EOF. Return true to keep the write side open (the transport is then closed

@@ -23,23 +23,24 @@ class RecordingProtocol : public Protocol {
   enum class State { kNew, kConnected, kEof, kLost };
 
   void connection_made(Transport& transport) override {
-    EXPECT_EQ(state_, State::kNew) << "connection_made must come first, once";
-    state_ = State::kConnected;
-    transport_ = TransportRef::share(&transport);
-    events.push_back("made");
+    made(transport);
+    stream_ = &transport;
     if (on_made) on_made(transport);
   }
+  // Pipe transports (read or write end).
+  void connection_made(ReadTransport& transport) override { made(transport); }
+  void connection_made(WriteTransport& transport) override { made(transport); }
   void data_received(std::span<const std::byte> data) override {
     EXPECT_EQ(state_, State::kConnected) << "data after EOF or connection_lost";
     received.append(reinterpret_cast<const char*>(data.data()), data.size());
     if (events.empty() || events.back() != "data") events.push_back("data");
-    if (on_data) on_data(*transport_, data);
+    if (on_data && stream_ != nullptr) on_data(*stream_, data);
   }
   bool eof_received() override {
     EXPECT_EQ(state_, State::kConnected) << "eof_received twice or after connection_lost";
     state_ = State::kEof;
     events.push_back("eof");
-    return on_eof ? on_eof(*transport_) : keep_open_on_eof;
+    return on_eof && stream_ != nullptr ? on_eof(*stream_) : keep_open_on_eof;
   }
   void connection_lost(std::exception_ptr error) override {
     EXPECT_NE(state_, State::kLost) << "connection_lost twice";
@@ -48,6 +49,7 @@ class RecordingProtocol : public Protocol {
     lost_error = error;
     events.push_back(error ? "lost:" + describe_exception(error) : "lost");
     transport_.reset();
+    stream_ = nullptr;
     if (on_lost) on_lost(error);
   }
   void pause_writing() override {
@@ -65,7 +67,7 @@ class RecordingProtocol : public Protocol {
 
   State state() const { return state_; }
   bool lost() const { return state_ == State::kLost; }
-  Transport* transport() const { return transport_.get(); }
+  Transport* transport() const { return stream_; }
   // The events joined by spaces ("made data eof lost").
   std::string trace() const {
     std::string text;
@@ -84,9 +86,17 @@ class RecordingProtocol : public Protocol {
   std::function<void()> on_pause, on_resume;
 
  private:
+  void made(BaseTransport& transport) {
+    EXPECT_EQ(state_, State::kNew) << "connection_made must come first, once";
+    state_ = State::kConnected;
+    transport_ = internal::Ref<BaseTransport>::share(&transport);
+    events.push_back("made");
+  }
+
   State state_ = State::kNew;
   bool paused_ = false;
-  TransportRef transport_;
+  internal::Ref<BaseTransport> transport_;  // kept until connection_lost, as a protocol would
+  Transport* stream_ = nullptr;             // for stream transports
 };
 
 // A protocol factory that keeps every protocol it made (servers make one per connection).
