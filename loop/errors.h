@@ -95,6 +95,12 @@ class TimeoutError : public internal::StdError<std::runtime_error> {
   using StdError::StdError;
 };
 
+// asyncio.SendfileNotAvailableError: sendfile cannot be done natively (a RuntimeError).
+class SendfileNotAvailableError : public RuntimeError {
+ public:
+  using RuntimeError::RuntimeError;
+};
+
 // OSError: carries errno as a std::error_code in the generic category. Its message reads like
 // Python's str(OSError): "[Errno 9] Bad file descriptor" or with a context prefix.
 class OSError : public internal::StdError<std::system_error> {

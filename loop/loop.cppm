@@ -86,6 +86,7 @@ using aio::ReleaseGuard;
 using aio::return_exceptions;
 using aio::ReturnExceptions;
 using aio::RuntimeError;
+using aio::SendfileNotAvailableError;
 using aio::Semaphore;
 using aio::SemaphoreGuard;
 using aio::set_event_loop;

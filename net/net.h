@@ -9,6 +9,7 @@
 #include "net/file.h"
 #include "net/pipes.h"
 #include "net/protocols.h"
+#include "net/sendfile.h"
 #include "net/server.h"
 #include "net/sock_ops.h"
 #include "net/socket.h"

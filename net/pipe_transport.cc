@@ -1,12 +1,10 @@
 #include "net/pipe_transport.h"
 
-#include <signal.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <mutex>
 
 #include "loop/errors.h"
 #include "loop/logging.h"
@@ -183,22 +181,6 @@ void ReadPipeTransport::drop_self() noexcept {
 
 // --- Write end -----------------------------------------------------------------------------------
 
-namespace {
-// write(2) to a pipe whose reader is gone raises SIGPIPE, which kills the process by default;
-// sockets avoid it with MSG_NOSIGNAL, pipes cannot. Like CPython (which ignores SIGPIPE at
-// startup), the first write pipe makes SIGPIPE ignored, unless the program installed a handler
-// of its own. EPIPE then reaches connection_lost as BrokenPipeError.
-void ignore_sigpipe_once() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    struct sigaction current {};
-    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
-      ::signal(SIGPIPE, SIG_IGN);
-    }
-  });
-}
-}  // namespace
-
 internal::Ref<WritePipeTransport> WritePipeTransport::create(EventLoop& loop, File pipe,
                                                              std::shared_ptr<BaseProtocol> protocol,
                                                              std::optional<Future<void>> waiter) {
@@ -208,7 +190,7 @@ internal::Ref<WritePipeTransport> WritePipeTransport::create(EventLoop& loop, Fi
     throw ValueError("Pipe transport is only for pipes, sockets and character devices");
   }
   pipe.set_blocking(false);
-  ignore_sigpipe_once();
+  internal::ignore_sigpipe_once();
   auto transport =
       internal::Ref<WritePipeTransport>::share(new WritePipeTransport(loop, std::move(pipe)));
   transport->set_protocol(std::move(protocol));

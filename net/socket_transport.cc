@@ -211,6 +211,7 @@ void SocketTransport::on_eof() {
 
 void SocketTransport::write(std::span<const std::byte> data) {
   if (eof_) throw RuntimeError("Cannot call write() after write_eof()");
+  if (empty_waiter_) throw RuntimeError("unable to write; sendfile is in progress");
   if (data.empty()) return;
   if (conn_lost_ > 0) {
     if (conn_lost_ >= internal::kWarnAfterLostWrites)
@@ -249,6 +250,7 @@ void SocketTransport::on_writable() {
     int err = errno;
     loop_->unwatch_writer(socket_.fileno());
     buffer_.clear();
+    if (empty_waiter_ && !empty_waiter_->done()) empty_waiter_->set_exception(os_error(err));
     fatal_error(os_error(err), "Fatal write error on socket transport");
     return;
   }
@@ -256,6 +258,7 @@ void SocketTransport::on_writable() {
   maybe_resume_protocol();
   if (!buffer_.empty()) return;
   loop_->unwatch_writer(socket_.fileno());
+  if (empty_waiter_ && !empty_waiter_->done()) empty_waiter_->set_result();
   if (closing_) {
     ++conn_lost_;
     call_connection_lost(nullptr);
@@ -263,6 +266,15 @@ void SocketTransport::on_writable() {
     ::shutdown(socket_.fileno(), SHUT_WR);
   }
 }
+
+Future<void> SocketTransport::begin_sendfile() {
+  if (empty_waiter_) throw RuntimeError("Empty waiter is already set");
+  empty_waiter_ = loop_->create_future();
+  if (buffer_.empty()) empty_waiter_->set_result();
+  return *empty_waiter_;
+}
+
+void SocketTransport::end_sendfile() { empty_waiter_.reset(); }
 
 void SocketTransport::write_eof() {
   if (closing_ || eof_) return;
@@ -335,6 +347,9 @@ void SocketTransport::call_connection_lost(std::exception_ptr error) {
       if (auto* server = std::exchange(transport->server_, nullptr)) server->detach();
     }
   } finally{this};
+  if (empty_waiter_ && !empty_waiter_->done()) {
+    empty_waiter_->set_exception(ConnectionError(ENOTCONN, "Connection is closed by peer", true));
+  }
   if (protocol_connected_ && protocol_) {
     protocol_connected_ = false;
     protocol_->connection_lost(error);
@@ -356,6 +371,7 @@ void SocketTransport::release_socket() noexcept {
 void SocketTransport::on_loop_closed() noexcept {
   if (!closing_) log(LogLevel::kWarning, "unclosed transport " + repr() + " closed with its loop");
   loop_ = nullptr;  // the loop is closing: nothing of it may be touched any more
+  empty_waiter_.reset();
   socket_.close();
   protocol_.reset();
   stream_protocol_ = nullptr;

@@ -76,6 +76,14 @@ class SocketTransport final : public Transport,
   Socket socket() const { return Socket::view(socket_.fileno()); }
   int fileno() const { return socket_.fileno(); }
   EventLoop* get_loop() const { return loop_; }
+  // Whether pause_writing() was called and resume_writing() not yet (flow control).
+  bool protocol_writing_paused() const { return flow_.protocol_paused(); }
+
+  // Internal (loop.sendfile): from begin_sendfile() until end_sendfile(), write() is refused
+  // ("unable to write; sendfile is in progress"); the future is done once the write buffer is
+  // empty (RuntimeError if a sendfile is already running).
+  Future<void> begin_sendfile();
+  void end_sendfile();
 
  private:
   SocketTransport(EventLoop& loop, Socket socket, internal::ConnectionTracker* server);
@@ -113,6 +121,7 @@ class SocketTransport final : public Transport,
   bool eof_ = false;     // write_eof() was called
   bool paused_ = false;  // pause_reading()
   bool protocol_connected_ = false;
+  std::optional<Future<void>> empty_waiter_;  // set while loop.sendfile runs natively
 };
 
 }  // namespace aio

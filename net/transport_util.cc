@@ -1,6 +1,9 @@
 #include "net/transport_util.h"
 
+#include <signal.h>
+
 #include <memory>
+#include <mutex>
 #include <typeinfo>
 
 #include "loop/errors.h"
@@ -11,6 +14,16 @@ namespace aio::internal {
 std::byte* receive_buffer() {
   thread_local std::unique_ptr<std::byte[]> buffer(new std::byte[kMaxRead]);
   return buffer.get();
+}
+
+void ignore_sigpipe_once() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    struct sigaction current {};
+    if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) {
+      ::signal(SIGPIPE, SIG_IGN);
+    }
+  });
 }
 
 std::exception_ptr os_error(int err) {

@@ -1,4 +1,11 @@
 // Small pieces every fd-based transport shares: errno to exception, the would-block test, and
+// write(2) to a pipe whose reader is gone, and sendfile(2) to a socket whose peer is gone,
+// raise SIGPIPE, which kills the process by default (send() avoids it with MSG_NOSIGNAL; these
+// cannot). Like CPython, which ignores SIGPIPE at startup, the first such transfer makes SIGPIPE
+// ignored, unless the program installed a handler of its own; EPIPE then reaches the caller as
+// BrokenPipeError.
+void ignore_sigpipe_once();
+
 // asyncio's _fatal_error reporting rule.
 #ifndef AIO_NET_TRANSPORT_UTIL_H_
 #define AIO_NET_TRANSPORT_UTIL_H_
@@ -29,6 +36,13 @@ std::exception_ptr os_error(int err);
 std::exception_ptr current_error_unless_interrupt();
 
 inline bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
+
+// write(2) to a pipe whose reader is gone, and sendfile(2) to a socket whose peer is gone,
+// raise SIGPIPE, which kills the process by default (send() avoids it with MSG_NOSIGNAL; these
+// cannot). Like CPython, which ignores SIGPIPE at startup, the first such transfer makes SIGPIPE
+// ignored, unless the program installed a handler of its own; EPIPE then reaches the caller as
+// BrokenPipeError.
+void ignore_sigpipe_once();
 
 // asyncio's _fatal_error reporting: an OSError is only logged in debug mode; anything else goes
 // to the exception handler with `message`, the transport and the protocol.
