@@ -14,6 +14,7 @@
 #include "loop/combinators.h"
 #include "net/socket.h"
 #include "testing/loop_test_util.h"
+#include "testing/peer_process.h"
 #include "testing/protocol_recorder.h"
 
 namespace aio {
@@ -260,6 +261,29 @@ TEST(WritePipeTest, CharacterDevicesAndPtysWork) {
   EXPECT_NE(std::string(buffer).find("to the terminal"), std::string::npos) << buffer;
   pty_writer->close();
   run_until(loop, [&] { return pty_protocol->lost(); });
+}
+
+TEST(PipePtyTest, ThroughAPtyPairMadeBySocat) {
+  // socat joins two PTYs: what is written to one slave comes out of the other.
+  EventLoop loop;
+  std::string base = "/tmp/aio-pty-" + std::to_string(::getpid());
+  std::string a = base + "-a", b = base + "-b";
+  testing::PeerProcess socat({"socat", "pty,raw,echo=0,link=" + a, "pty,raw,echo=0,link=" + b},
+                             /*quiet=*/true);
+  struct stat info {};
+  run_until(loop, [&] { return ::stat(a.c_str(), &info) == 0 && ::stat(b.c_str(), &info) == 0; });
+  auto [writer, write_protocol] =
+      connect<WritePipeTransport>(loop, File::open(a, O_WRONLY | O_NOCTTY), false);
+  auto [reader, read_protocol] =
+      connect<ReadPipeTransport>(loop, File::open(b, O_RDONLY | O_NOCTTY), true);
+  std::string message(100000, 'q');
+  writer->write(message);
+  run_until(loop, [&] { return read_protocol->received.size() >= message.size(); });
+  EXPECT_TRUE(read_protocol->received == message);
+  writer->close();
+  reader->close();
+  run_until(loop, [&] { return write_protocol->lost() && read_protocol->lost(); });
+  socat.stop();
 }
 
 }  // namespace
