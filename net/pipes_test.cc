@@ -20,15 +20,9 @@
 namespace aio {
 namespace {
 
+using testing::read_some;
 using testing::RecordingProtocol;
-
-template <class Pred>
-void run_until(EventLoop& loop, Pred done) {
-  auto poll = [&]() -> Coro<void> {
-    while (!done()) co_await sleep(0.001);
-  };
-  loop.run_until_complete(aio::wait_for(poll(), 10));
-}
+using testing::run_until;
 
 void run_once(EventLoop& loop) { loop.run_until_complete(sleep(0)); }
 

@@ -19,22 +19,10 @@
 namespace aio {
 namespace {
 
+using testing::read_some;
 using testing::RecordingFactory;
 using testing::RecordingProtocol;
-
-template <class Pred>
-void run_until(EventLoop& loop, Pred done) {
-  auto poll = [&]() -> Coro<void> {
-    while (!done()) co_await sleep(0.001);
-  };
-  loop.run_until_complete(aio::wait_for(poll(), 10));
-}
-
-std::string read_some(int fd) {
-  char buffer[65536];
-  ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
-  return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "";
-}
+using testing::run_until;
 
 // A blocking connect (the kernel completes it from the backlog), then non-blocking use.
 Socket connect_to(const SocketAddress& address, int* error = nullptr) {

@@ -17,26 +17,14 @@
 namespace aio {
 namespace {
 
+using testing::read_some;
 using testing::RecordingProtocol;
+using testing::run_until;
 
 // Runs the loop until `done()` or 10 s (then the test fails).
-template <class Pred>
-void run_until(EventLoop& loop, Pred done) {
-  auto poll = [&]() -> Coro<void> {
-    while (!done()) co_await sleep(0.001);
-  };
-  loop.run_until_complete(aio::wait_for(poll(), 10));
-}
-
 void run_once(EventLoop& loop) { loop.run_until_complete(sleep(0)); }
 
 using Limits = std::pair<std::size_t, std::size_t>;
-
-std::string read_some(int fd) {
-  char buffer[65536];
-  ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
-  return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "";
-}
 
 // A transport on one end of a UNIX socketpair; the test holds the other end.
 struct Pair {

@@ -3,8 +3,10 @@
 #define AIO_TESTING_LOOP_TEST_UTIL_H_
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <functional>
 #include <mutex>
@@ -29,6 +31,34 @@ inline bool run_with_timeout(EventLoop& loop, double timeout = 10.0) {
   watchdog.cancel();
   EXPECT_FALSE(timed_out) << "loop did not stop within " << timeout << " s";
   return !timed_out;
+}
+
+// Runs `loop` until `done()` holds (checked every millisecond and before starting), for at most
+// `timeout` seconds; then the test fails and this returns false.
+template <class Pred>
+bool run_until(EventLoop& loop, Pred done, double timeout = 10.0) {
+  if (done()) return true;
+  TimerHandle poll;
+  std::function<void()> check = [&] {
+    if (done()) {
+      loop.stop();
+    } else {
+      poll = loop.call_later(0.001, check);
+    }
+  };
+  poll = loop.call_later(0.001, check);
+  bool finished = run_with_timeout(loop, timeout);
+  poll.cancel();
+  return finished;
+}
+
+// What `fd` (a socket, or any non-blocking fd) has to read now, without waiting: up to 64 KiB,
+// "" if nothing is there.
+inline std::string read_some(int fd) {
+  char buffer[65536];
+  ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+  if (n < 0 && errno == ENOTSOCK) n = ::read(fd, buffer, sizeof buffer);
+  return n > 0 ? std::string(buffer, static_cast<size_t>(n)) : "";
 }
 
 // The message of what `f` throws (what() of a std::exception or an aio::BaseException, the
