@@ -24,7 +24,9 @@ struct AddressPair {
 
 std::string option_problems(const DatagramOptions& options) {
   std::vector<std::string> problems;
+  // Python's repr: a (host, port) tuple, or a UNIX path (no second part) as a string.
   auto pair_text = [](const std::pair<std::string, std::string>& address) {
+    if (address.second.empty()) return "'" + address.first + "'";
     return "('" + address.first + "', " + address.second + ")";
   };
   if (options.local_addr) problems.push_back("local_addr=" + pair_text(*options.local_addr));
@@ -40,7 +42,12 @@ std::string option_problems(const DatagramOptions& options) {
   return text;
 }
 
-Coro<std::vector<AddressPair>> resolve_pairs(EventLoop& loop, const DatagramOptions& options) {
+Coro<std::vector<AddressPair>> resolve_pairs(EventLoop& loop, DatagramOptions& options) {
+  if (options.family == AF_UNIX) {
+    // asyncio tests `if local_addr`: an empty path is no path (binding "" would autobind).
+    if (options.local_addr && options.local_addr->first.empty()) options.local_addr.reset();
+    if (options.remote_addr && options.remote_addr->first.empty()) options.remote_addr.reset();
+  }
   if (!options.local_addr && !options.remote_addr) {
     if (options.family == AF_UNSPEC) throw ValueError("unexpected address family");
     co_return std::vector<AddressPair>{AddressPair{options.family, options.proto, {}, {}}};

@@ -40,12 +40,18 @@ internal::Ref<DatagramSocketTransport> DatagramSocketTransport::create(
 
 DatagramSocketTransport::DatagramSocketTransport(EventLoop& loop, Socket socket,
                                                  std::optional<SocketAddress> remote)
-    : loop_(&loop), socket_(std::move(socket)), remote_(std::move(remote)) {
+    : loop_(&loop), socket_(std::move(socket)), address_(std::move(remote)) {
+  // asyncio caches both names at creation; an unconnected socket has no peername.
   SocketAddress address;
   socklen_t length = SocketAddress::capacity();
   if (::getsockname(socket_.fileno(), address.data(), &length) == 0) {
     address.set_size(length);
     sockname_ = address;
+  }
+  length = SocketAddress::capacity();
+  if (::getpeername(socket_.fileno(), address.data(), &length) == 0) {
+    address.set_size(length);
+    peername_ = address;
   }
   loop.set_fd_owner(socket_.fileno(), this);
   internal::register_with_loop(loop, this);
@@ -71,7 +77,7 @@ std::string DatagramSocketTransport::repr() const {
 
 std::any DatagramSocketTransport::get_extra_info(std::string_view name,
                                                  std::any default_value) const {
-  if (name == "peername" && remote_) return *remote_;
+  if (name == "peername" && peername_) return *peername_;
   if (name == "sockname" && sockname_) return *sockname_;
   if (name == "socket" && socket_.is_open()) {
     return std::make_shared<Socket>(Socket::view(socket_.fileno()));
@@ -99,7 +105,9 @@ void DatagramSocketTransport::on_readable() {
     return;
   }
   sender.set_size(length);
-  if (length == 0 && remote_) sender = *remote_;  // connected UNIX peers may send no address
+  // An unbound UNIX sender has no address (Python's None): on a connected socket it can only be
+  // the peer, whose address answers it.
+  if (length == 0 && peername_) sender = *peername_;
   // As asyncio, an exception from datagram_received is the loop's to report: it propagates.
   datagram_protocol_->datagram_received(std::span<const std::byte>(buffer, static_cast<size_t>(n)),
                                         sender);
@@ -118,16 +126,18 @@ void DatagramSocketTransport::report_error_received(std::exception_ptr error) {
 
 void DatagramSocketTransport::sendto(std::span<const std::byte> data,
                                      const SocketAddress* address) {
+  if (data.empty()) return;  // asyncio 3.8: an empty datagram is not sent (nor checked)
   std::optional<SocketAddress> target;
   if (address != nullptr) target = *address;
-  if (remote_) {
-    if (target && !(*target == *remote_)) {
-      throw ValueError("Invalid address: must be None or " + remote_->to_string());
+  if (address_) {
+    if (target && !(*target == *address_)) {
+      throw ValueError("Invalid address: must be None or " + address_->to_string());
     }
-    target.reset();  // connected: send(), not sendto()
+    target = address_;
   }
-  if (data.empty()) return;  // asyncio 3.8: an empty datagram is not sent
-  if (conn_lost_ > 0 || closing_) {
+  // Dropped once connection_lost is on its way (asyncio's _conn_lost). While close() flushes
+  // the queue, sends are still queued and flushed, as asyncio.
+  if (conn_lost_ > 0) {
     if (conn_lost_ >= internal::kWarnAfterLostWrites) {
       log(LogLevel::kWarning, "socket.send() raised exception.");
     }
@@ -145,9 +155,12 @@ void DatagramSocketTransport::sendto(std::span<const std::byte> data,
 
 bool DatagramSocketTransport::send_now(std::span<const std::byte> data,
                                        const std::optional<SocketAddress>& address) {
-  ssize_t n = address ? ::sendto(socket_.fileno(), data.data(), data.size(), MSG_NOSIGNAL,
-                                 address->data(), address->size())
-                      : ::send(socket_.fileno(), data.data(), data.size(), MSG_NOSIGNAL);
+  // Connected: send() (asyncio checks the peername too); else sendto() the address, which
+  // allow_broadcast's remote_addr provides when the caller gave none.
+  ssize_t n = address && !peername_
+                  ? ::sendto(socket_.fileno(), data.data(), data.size(), MSG_NOSIGNAL,
+                             address->data(), address->size())
+                  : ::send(socket_.fileno(), data.data(), data.size(), MSG_NOSIGNAL);
   if (n >= 0) return true;
   if (would_block(errno)) return false;
   report_error_received(os_error(errno));
@@ -158,12 +171,15 @@ void DatagramSocketTransport::on_writable() {
   if (conn_lost_ > 0) return;
   while (!buffer_.empty()) {
     Datagram& next = buffer_.front();
-    if (!send_now(next.data, next.address)) return;  // still full: wait for the next event
-    if (conn_lost_ > 0) return;                      // error_received closed the transport
+    if (!send_now(next.data, next.address)) break;  // still full: wait for the next event
+    if (conn_lost_ > 0) return;  // error_received aborted the endpoint (the queue is gone)
     buffered_bytes_ -= next.data.size();
     buffer_.pop_front();
   }
+  // After every flush attempt, as asyncio: resume at the low-water mark, not only when empty.
+  // resume_writing() may send more.
   if (protocol_) flow_.maybe_resume(buffered_bytes_, *loop_, *protocol_, repr());
+  if (!buffer_.empty() || conn_lost_ > 0) return;
   loop_->unwatch_writer(socket_.fileno());
   if (closing_) {
     ++conn_lost_;
@@ -179,6 +195,7 @@ void DatagramSocketTransport::close() {
   loop_->unwatch_reader(socket_.fileno());
   if (buffer_.empty()) {
     ++conn_lost_;
+    loop_->unwatch_writer(socket_.fileno());
     loop_->call_soon([ref = self_] { ref->call_connection_lost(nullptr); });
   }
 }

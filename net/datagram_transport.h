@@ -27,7 +27,10 @@ class DatagramSocketTransport final : public DatagramTransport,
                                       private internal::ClosesWithLoop {
  public:
   // Starts the endpoint: connection_made, then reading, then `waiter`, each via call_soon.
-  // `remote` is the connected peer's address, if the socket is connected.
+  // `remote` is asyncio's `address`: where sendto() without an address goes, and the only
+  // address sendto() accepts. It is the connected peer's address, or remote_addr with
+  // allow_broadcast (then the socket is not connected). Whether the socket is connected is the
+  // kernel's to say (getpeername), as asyncio's extra info "peername".
   static internal::Ref<DatagramSocketTransport> create(
       EventLoop& loop, Socket socket, std::shared_ptr<BaseProtocol> protocol,
       std::optional<SocketAddress> remote = std::nullopt,
@@ -53,7 +56,8 @@ class DatagramSocketTransport final : public DatagramTransport,
                                std::optional<std::size_t> low = std::nullopt) override;
 
   int fileno() const { return socket_.fileno(); }
-  std::optional<SocketAddress> peername() const { return remote_; }
+  // The connected peer (getpeername when created), or nothing.
+  std::optional<SocketAddress> peername() const { return peername_; }
   std::optional<SocketAddress> sockname() const { return sockname_; }
 
  private:
@@ -67,8 +71,9 @@ class DatagramSocketTransport final : public DatagramTransport,
 
   void on_readable();
   void on_writable();
-  // Sends one datagram now: true if sent, false if the kernel is full (EAGAIN); an OS error
-  // goes to error_received and counts as handled (true).
+  // Sends one datagram now (send() when connected, else sendto() to `address`): true if sent,
+  // false if the kernel is full (EAGAIN); an OS error goes to error_received and counts as
+  // handled (true).
   bool send_now(std::span<const std::byte> data, const std::optional<SocketAddress>& address);
   void report_error_received(std::exception_ptr error);
   void fatal_error(std::exception_ptr error, const char* message);
@@ -82,11 +87,12 @@ class DatagramSocketTransport final : public DatagramTransport,
   std::shared_ptr<BaseProtocol> protocol_;
   DatagramProtocol* datagram_protocol_ = nullptr;
   internal::Ref<DatagramSocketTransport> self_;
-  std::optional<SocketAddress> remote_, sockname_;
+  std::optional<SocketAddress> address_;              // asyncio's _address (see create)
+  std::optional<SocketAddress> peername_, sockname_;  // asyncio's extra info
   std::deque<Datagram> buffer_;
   std::size_t buffered_bytes_ = 0;
   internal::WriteFlowControl flow_;
-  int conn_lost_ = 0;
+  int conn_lost_ = 0;  // asyncio's _conn_lost: > 0 once connection_lost is on its way
   bool closing_ = false;
   bool protocol_connected_ = false;
 };
