@@ -114,16 +114,20 @@ std::string Socket::repr() const {
   if (::getsockopt(fd_, SOL_SOCKET, SO_PROTOCOL, &value, &length) == 0) {
     text += ", proto=" + std::to_string(value);
   }
+  // As Python: IP addresses as tuples, UNIX paths bare, unnamed UNIX ends left out.
+  auto describe = [](const SocketAddress& address) {
+    return address.family() == AF_UNIX ? address.path() : address.to_string();
+  };
   SocketAddress address;
   length = SocketAddress::capacity();
   if (::getsockname(fd_, address.data(), &length) == 0) {
     address.set_size(length);
-    text += ", laddr=" + address.to_string();
+    if (!describe(address).empty()) text += ", laddr=" + describe(address);
   }
   length = SocketAddress::capacity();
   if (::getpeername(fd_, address.data(), &length) == 0) {
     address.set_size(length);
-    text += ", raddr=" + address.to_string();
+    if (!describe(address).empty()) text += ", raddr=" + describe(address);
   }
   return text + ">";
 }
