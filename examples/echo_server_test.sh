@@ -16,6 +16,7 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 1' HUP INT TERM  # so that cleanup also runs when the test is stopped
 
 fail() {
   echo "FAIL: $*"
