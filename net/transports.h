@@ -29,8 +29,7 @@ class BaseTransport {
   virtual void close() = 0;
   virtual bool is_closing() const = 0;
   // "peername", "sockname" (SocketAddress), "socket" (std::shared_ptr<Socket>, a non-owning
-  // view), ...; an
-  // unknown key or an unavailable value gives `default_value`.
+  // view), ...; an unknown key or an unavailable value gives `default_value`.
   virtual std::any get_extra_info(std::string_view name, std::any default_value = {}) const = 0;
   virtual void set_protocol(std::shared_ptr<BaseProtocol> protocol) = 0;
   virtual std::shared_ptr<BaseProtocol> get_protocol() const = 0;
