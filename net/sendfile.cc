@@ -189,7 +189,11 @@ class FallbackProtocol final : public Protocol {
     if (transport_.get_protocol() == self) transport_.set_protocol(original_);
     if (resume_reading_) transport_.resume_reading();
     if (write_ready_ && !write_ready_->done()) write_ready_->cancel();
-    if (resume_writing_) original_->resume_writing();
+    // Keep pause/resume alternating for the user's protocol: the transport's flow control may
+    // still be paused by the last block (it will call resume_writing on the restored protocol).
+    bool paused_now = transport_.protocol_writing_paused();
+    if (resume_writing_ && !paused_now) original_->resume_writing();
+    if (!resume_writing_ && paused_now) original_->pause_writing();
   }
 
  private:

@@ -57,7 +57,11 @@ class Drain {
       }
     });
   }
-  ~Drain() { join(); }
+  // If the test failed before the sender closed, unblock the reader rather than hang.
+  ~Drain() {
+    if (thread_.joinable()) ::shutdown(sock_.fileno(), SHUT_RDWR);
+    join();
+  }
   const std::string& join() {
     if (thread_.joinable()) thread_.join();
     return data_;
