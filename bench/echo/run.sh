@@ -34,7 +34,16 @@ out=${OUT:-$tmp}
 mkdir -p "$out"
 pids=()
 cleanup() {
+  # SIGTERM, then SIGKILL for any server still there after 2 s (a SIGTERM that reaches the
+  # background subshell before it has exec'd the server can be lost), then reap them.
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for _ in $(seq 20); do
+    alive=0
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
@@ -74,7 +83,8 @@ for s in "${servers[@]}"; do
   pids+=("$pid")
   p=""
   for _ in $(seq 100); do  # up to 10 s
-    p=$(sed -n '1s/^listening on \([0-9][0-9]*\)$/\1/p' "$tmp/$s.out")
+    # The output file may not exist yet: the server's shell creates it.
+    p=$(sed -n '1s/^listening on \([0-9][0-9]*\)$/\1/p' "$tmp/$s.out" 2>/dev/null || true)
     [ -n "$p" ] && break
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.1
