@@ -238,13 +238,7 @@ void DatagramSocketTransport::call_connection_lost(std::exception_ptr error) {
 
 void DatagramSocketTransport::release_socket() noexcept {
   if (!socket_.is_open()) return;
-  if (loop_ != nullptr) {
-    int fd = socket_.fileno();
-    loop_->unwatch_reader(fd);
-    loop_->unwatch_writer(fd);
-    loop_->set_fd_owner(fd, nullptr);
-    internal::unregister_from_loop(*loop_, this);
-  }
+  internal::release_transport_fd(loop_, socket_.fileno(), this);
   socket_.close();
 }
 

@@ -48,13 +48,7 @@ void PipeTransportBase::call_connection_lost(std::exception_ptr error) {
 
 void PipeTransportBase::release_pipe() noexcept {
   if (!pipe_.is_open()) return;
-  if (loop_ != nullptr) {
-    int fd = pipe_.fileno();
-    loop_->unwatch_reader(fd);
-    loop_->unwatch_writer(fd);
-    loop_->set_fd_owner(fd, nullptr);
-    unregister_from_loop(*loop_, this);
-  }
+  release_transport_fd(loop_, pipe_.fileno(), this);
   pipe_.close();
 }
 

@@ -26,6 +26,14 @@ void ignore_sigpipe_once() {
   });
 }
 
+void release_transport_fd(EventLoop* loop, int fd, ClosesWithLoop* transport) noexcept {
+  if (loop == nullptr) return;
+  loop->unwatch_reader(fd);
+  loop->unwatch_writer(fd);
+  loop->set_fd_owner(fd, nullptr);
+  unregister_from_loop(*loop, transport);
+}
+
 std::exception_ptr os_error(int err) {
   try {
     throw_os_error(err);

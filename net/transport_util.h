@@ -1,12 +1,5 @@
-// Small pieces every fd-based transport shares: errno to exception, the would-block test, and
-// write(2) to a pipe whose reader is gone, and sendfile(2) to a socket whose peer is gone,
-// raise SIGPIPE, which kills the process by default (send() avoids it with MSG_NOSIGNAL; these
-// cannot). Like CPython, which ignores SIGPIPE at startup, the first such transfer makes SIGPIPE
-// ignored, unless the program installed a handler of its own; EPIPE then reaches the caller as
-// BrokenPipeError.
-void ignore_sigpipe_once();
-
-// asyncio's _fatal_error reporting rule.
+// Small pieces every fd-based transport shares: errno to exception, the would-block test,
+// asyncio's _fatal_error reporting rule, SIGPIPE handling and letting go of the fd.
 #ifndef AIO_NET_TRANSPORT_UTIL_H_
 #define AIO_NET_TRANSPORT_UTIL_H_
 
@@ -16,6 +9,7 @@ void ignore_sigpipe_once();
 #include <string>
 
 #include "loop/event_loop.h"
+#include "net/closes_with_loop.h"
 #include "net/protocols.h"
 
 namespace aio::internal {
@@ -43,6 +37,11 @@ inline bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK ||
 // ignored, unless the program installed a handler of its own; EPIPE then reaches the caller as
 // BrokenPipeError.
 void ignore_sigpipe_once();
+
+// A transport letting go of its fd in the loop before closing it: both watchers removed, the fd
+// no longer owned, the transport no longer closed with the loop. A no-op once the loop closed
+// (`loop` null).
+void release_transport_fd(EventLoop* loop, int fd, ClosesWithLoop* transport) noexcept;
 
 // asyncio's _fatal_error reporting: an OSError is only logged in debug mode; anything else goes
 // to the exception handler with `message`, the transport and the protocol.
