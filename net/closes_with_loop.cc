@@ -1,6 +1,7 @@
 #include "net/closes_with_loop.h"
 
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "loop/event_loop.h"
@@ -10,18 +11,27 @@ namespace aio::internal {
 class LoopClosingRegistry final : public LoopResource {
  public:
   ~LoopClosingRegistry() override {
-    // Each object unregisters itself (a no-op now) or not; take them one by one from the back.
+    // Take the objects one by one from the back; one released while another closes (a server
+    // its last connection kept alive) unregisters itself on the way.
     while (!objects_.empty()) {
       ClosesWithLoop* object = objects_.back();
       objects_.pop_back();
-      object->on_loop_closed();
+      object->registry_ = nullptr;
+      object->on_loop_closed();  // may destroy other registered objects: they remove themselves
     }
   }
   void add(ClosesWithLoop* object) {
+    object->registry_ = this;
     object->registry_index_ = objects_.size();
     objects_.push_back(object);
   }
-  void remove(ClosesWithLoop* object) {
+  static void remove(ClosesWithLoop* object) {
+    LoopClosingRegistry* registry = std::exchange(object->registry_, nullptr);
+    if (registry != nullptr) registry->erase(object);
+  }
+
+ private:
+  void erase(ClosesWithLoop* object) {
     std::size_t index = object->registry_index_;
     if (index >= objects_.size() || objects_[index] != object) return;
     objects_[index] = objects_.back();
@@ -29,7 +39,6 @@ class LoopClosingRegistry final : public LoopResource {
     objects_.pop_back();
   }
 
- private:
   std::vector<ClosesWithLoop*> objects_;
 };
 
@@ -47,10 +56,8 @@ void register_with_loop(EventLoop& loop, ClosesWithLoop* object) {
   registry->add(object);
 }
 
-void unregister_from_loop(EventLoop& loop, ClosesWithLoop* object) {
-  if (auto* registry = static_cast<LoopClosingRegistry*>(loop.extension(&kRegistryKey))) {
-    registry->remove(object);
-  }
+void unregister_from_loop(EventLoop& /*loop*/, ClosesWithLoop* object) {
+  LoopClosingRegistry::remove(object);
 }
 
 }  // namespace aio::internal

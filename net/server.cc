@@ -64,6 +64,7 @@ std::vector<Socket> Server::sockets() const {
 void Server::start_accepting() {
   if (serving_ || sockets_closed_ || loop_ == nullptr) return;
   serving_ = true;
+  serving_self_ = ServerRef::share(this);
   for (Socket& sock : sockets_) {
     sock.listen(backlog_);
     loop_->watch_reader(sock.fileno(), [this, listener = &sock] { accept_connections(*listener); });
@@ -122,6 +123,7 @@ void Server::accept_connections(Socket& listener) {
 
 void Server::close() {
   if (sockets_closed_) return;
+  ServerRef self = std::move(serving_self_);  // released last: may hold the final reference
   sockets_closed_ = true;
   for (Socket& sock : sockets_) {
     if (loop_ != nullptr) loop_->unwatch_reader(sock.fileno());
@@ -134,9 +136,18 @@ void Server::close() {
   if (active_count_ == 0) wake_up();
 }
 
+void Server::attach() {
+  ++active_count_;
+  add_ref();
+}
+
 void Server::detach() {
   --active_count_;
-  if (active_count_ == 0 && sockets_closed_) wake_up();
+  // A connection let go by a closing loop wakes nobody: the waiters go with the loop.
+  if (active_count_ == 0 && sockets_closed_ && loop_ != nullptr && !loop_->is_closed()) {
+    wake_up();
+  }
+  drop_ref();  // may delete this: last
 }
 
 void Server::wake_up() {
@@ -182,6 +193,7 @@ Coro<void> Server::wait_closed() {
 }
 
 void Server::on_loop_closed() noexcept {
+  ServerRef self = std::move(serving_self_);  // released last: may hold the final reference
   if (!sockets_closed_)
     log(LogLevel::kWarning, "unclosed server " + repr() + " closed with its loop");
   for (Socket& sock : sockets_) sock.close();

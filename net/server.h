@@ -39,6 +39,10 @@ struct ServerOptions {
   bool start_serving = true;
 };
 
+// A server is reference-counted (ServerRef). Besides the user's references, each open
+// connection it accepted holds one, and so does the server itself while it is serving (asyncio's
+// loop holds it through the accept handler): dropping every ServerRef of a serving server does
+// not stop it; close(), cancelling serve_forever() or closing the loop does.
 class Server final : private internal::ConnectionTracker, private internal::ClosesWithLoop {
  public:
   EventLoop& get_loop() const { return *loop_; }
@@ -82,7 +86,7 @@ class Server final : private internal::ConnectionTracker, private internal::Clos
 
  private:
   ~Server();
-  void attach() override { ++active_count_; }
+  void attach() override;
   void detach() override;
   void on_loop_closed() noexcept override;
   void start_accepting();
@@ -100,6 +104,7 @@ class Server final : private internal::ConnectionTracker, private internal::Clos
   std::vector<Future<void>> waiters_;
   bool woken_ = false;  // closed and idle: wait_closed returns at once
   std::vector<TimerHandle> retry_timers_;
+  ServerRef serving_self_;  // set while serving: a serving server stays alive
   int refs_ = 0;
 };
 

@@ -370,10 +370,10 @@ void SocketTransport::on_loop_closed() noexcept {
   protocol_.reset();
   stream_protocol_ = nullptr;
   buffered_protocol_ = nullptr;
-  server_ = nullptr;
   closing_ = true;
   ++conn_lost_;
-  internal::Ref<SocketTransport> self = std::move(self_);  // may destroy this: last
+  if (auto* server = std::exchange(server_, nullptr)) server->detach();  // may destroy it
+  internal::Ref<SocketTransport> self = std::move(self_);                // may destroy this: last
 }
 
 }  // namespace aio

@@ -20,10 +20,14 @@
 namespace aio {
 
 namespace internal {
-// A server counting its live connections (Server::wait_closed waits for the last one).
+// A server counting its live connections (Server::wait_closed waits for the last one). As in
+// asyncio (_attach/_detach), each connection holds a strong reference to its server from
+// attach() to detach(): the server object outlives the user's last reference while any of its
+// connections is open.
 class ConnectionTracker {
  public:
   virtual void attach() = 0;
+  // May destroy the tracker (the connection held the last reference).
   virtual void detach() = 0;
 
  protected:
@@ -37,7 +41,8 @@ class SocketTransport final : public Transport,
  public:
   // Starts a transport on a connected socket: connection_made(transport) is scheduled, then
   // reading starts, then `waiter` (if any) gets its result, each via call_soon. TCP sockets get
-  // TCP_NODELAY. `server` (if any) counts this connection until connection_lost has run.
+  // TCP_NODELAY. `server` (if any) counts this connection, and is kept alive by it, until
+  // connection_lost has run (or the loop closed).
   static internal::Ref<SocketTransport> create(EventLoop& loop, Socket socket,
                                                std::shared_ptr<BaseProtocol> protocol,
                                                std::optional<Future<void>> waiter = std::nullopt,
