@@ -141,7 +141,12 @@ void EventLoop::check_runnable() const {
 
 void EventLoop::run_forever() {
   check_runnable();
+  {
+    std::lock_guard<std::mutex> lock(threadsafe_mutex_);
+    owner_thread_ = std::this_thread::get_id();
+  }
   RunningScope scope(this, &running_, &stopping_);
+  iteration_start_ = time();
   while (true) {
     run_once();
     if (stopping_) break;
@@ -290,16 +295,23 @@ int EventLoop::poll_timeout_ms() {
   }
   double deadline;
   if (!timers_.next_deadline(&deadline)) return -1;
-  double timeout = std::min(std::max(0.0, deadline - time()), kMaxPollTimeout);
+  // iteration_start_ was read just now, at the end of the previous iteration (or by run_forever).
+  double timeout = std::min(std::max(0.0, deadline - iteration_start_), kMaxPollTimeout);
   // Round up: waking before the deadline would only cost another wait.
   return static_cast<int>(std::ceil(timeout * 1000));
 }
 
 void EventLoop::run_once() {
   io_events_.clear();
-  int err = poller_->poll(poll_timeout_ms(), [this](int fd, std::uint32_t events) {
-    io_events_.emplace_back(fd, events);
-  });
+  int timeout_ms = poll_timeout_ms();
+  metrics_.last_poll_timeout = timeout_ms < 0 ? -1.0 : timeout_ms / 1000.0;
+  ++metrics_.iterations;
+  int err = poller_->poll(
+      timeout_ms, [this](int fd, std::uint32_t events) { io_events_.emplace_back(fd, events); });
+  // One clock read per iteration: it ends this poll, starts the run phase and is the "now" of
+  // the due timers; the next iteration's start is the previous one's end (no second read).
+  double now = time();
+  metrics_.poll_time += now - iteration_start_;
   if (err) throw_os_error(err, "poll");
   // asyncio appends thread-safe callbacks to the ready queue when they are made, so they come
   // before this iteration's I/O callbacks.
@@ -308,7 +320,7 @@ void EventLoop::run_once() {
     if (fd == wakeup_->fd()) continue;  // drained by take_threadsafe_callbacks
     dispatch_io(fd, events);
   }
-  timers_.pop_due(time(), [this](State* timer) { ready_.push_back(timer); });
+  timers_.pop_due(now, [this](State* timer) { ready_.push_back(timer); });
 
   // Run only what is queued now; callbacks scheduled by these wait for the next iteration.
   for (std::size_t n = ready_.size(); n > 0; --n) {
@@ -317,8 +329,18 @@ void EventLoop::run_once() {
       state->unref();
       continue;
     }
+    ++metrics_.callbacks_run;
     run_handle(state);
   }
+  iteration_start_ = time();
+  metrics_.run_time += iteration_start_ - now;
+}
+
+LoopMetrics EventLoop::metrics() const noexcept {
+  LoopMetrics metrics = metrics_;
+  metrics.scheduled_timers = timers_.size();
+  metrics.cancelled_timers = timers_.cancelled_count();
+  return metrics;
 }
 
 void EventLoop::run_handle(State* state) {

@@ -14,6 +14,7 @@
 #include <source_location>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <type_traits>
 #include <typeinfo>
 #include <utility>
@@ -100,6 +101,26 @@ struct EventLoopOptions {
   PollerKind poller = PollerKind::kDefault;
 };
 
+// EventLoop::metrics(): counters since the loop was made.
+struct LoopMetrics {
+  // Iterations of the loop (calls of asyncio's _run_once).
+  std::uint64_t iterations = 0;
+  // Callbacks run (handles, timers, I/O callbacks; cancelled ones skipped are not counted).
+  std::uint64_t callbacks_run = 0;
+  // The timeout of the last poll in seconds: 0 when something was ready, -1 for "until an
+  // event" (no timer), else up to the first live timer's deadline (rounded up to 1 ms).
+  double last_poll_timeout = 0;
+  // Timers in the queue, cancelled ones included until the queue purges them (asyncio's
+  // len(loop._scheduled)).
+  std::size_t scheduled_timers = 0;
+  // Of those, cancelled and not yet purged.
+  std::size_t cancelled_timers = 0;
+  // Seconds spent waiting in the poller, and running everything else (callbacks, timer and I/O
+  // dispatch) while the loop ran.
+  double poll_time = 0;
+  double run_time = 0;
+};
+
 class EventLoop {
  public:
   // asyncio's cap on one wait (MAXIMUM_SELECT_TIMEOUT): longer timer delays are waited out in
@@ -136,7 +157,9 @@ class EventLoop {
 
   template <class F>
   Handle call_soon(F&& callback, std::source_location where = std::source_location::current());
-  // Thread-safe; wakes the loop if it is waiting in poll.
+  // Thread-safe; wakes the loop if it is waiting in poll. Called on the loop's own thread (the
+  // one running it, or when it is not running, the one that ran it last or created it), the
+  // callback joins the one ready queue, in FIFO order with call_soon, as in asyncio.
   template <class F>
   Handle call_soon_threadsafe(F&& callback,
                               std::source_location where = std::source_location::current());
@@ -154,6 +177,10 @@ class EventLoop {
                       std::source_location where = std::source_location::current());
   // Seconds on the loop's monotonic clock (CLOCK_MONOTONIC).
   double time() const noexcept;
+
+  // What the loop has done so far (libuv's uv_metrics_info, Tokio's RuntimeMetrics; what asyncio
+  // users read from _scheduled and by counting _run_once). Loop thread only; cheap to read.
+  LoopMetrics metrics() const noexcept;
 
   // --- Futures ------------------------------------------------------------------------------
 
@@ -356,6 +383,13 @@ class EventLoop {
   std::mutex threadsafe_mutex_;
   std::vector<State*> threadsafe_queue_;  // guarded by threadsafe_mutex_
   std::atomic<bool> threadsafe_pending_{false};
+  // The thread whose call_soon_threadsafe calls go straight to ready_ (guarded by
+  // threadsafe_mutex_): the creator, then whichever thread runs the loop. Handing it over under
+  // the mutex orders the last direct push before the new thread's first look at ready_.
+  std::thread::id owner_thread_ = std::this_thread::get_id();
+
+  LoopMetrics metrics_;
+  double iteration_start_ = 0;  // when the current iteration's poll began (metrics)
 
   ExceptionHandler exception_handler_;
   std::shared_ptr<EventLoop*> liveness_;
@@ -391,6 +425,10 @@ Handle EventLoop::call_soon_threadsafe(F&& callback, std::source_location where)
       state->unref();
       state->unref();
       throw RuntimeError("Event loop is closed");
+    }
+    if (owner_thread_ == std::this_thread::get_id()) {
+      ready_.push_back(state);  // the loop's own thread: FIFO with call_soon
+      return Handle(state);
     }
     threadsafe_queue_.push_back(state);
     // One wakeup per batch: the loop clears the flag before it takes the queue.

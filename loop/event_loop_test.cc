@@ -25,6 +25,8 @@ namespace aio {
 namespace {
 
 using ::aio::testing::error_message;
+using ::aio::testing::expect_same_as_cpython;
+using ::aio::testing::join;
 using ::aio::testing::LogCapture;
 using ::aio::testing::Pipe;
 using ::aio::testing::run_with_timeout;
@@ -401,6 +403,66 @@ TEST(EventLoopTest, CallSoonThreadsafeStressWithTimersArmedAndCancelled) {
     ASSERT_EQ(seen[t].size(), static_cast<size_t>(kPerThread));
     for (int i = 0; i < kPerThread; ++i) ASSERT_EQ(seen[t][i], i) << "per-thread FIFO order";
   }
+}
+
+// CPython appends call_soon and call_soon_threadsafe callbacks to one ready queue.
+constexpr const char* kThreadsafeOrderScenario = R"py(
+import asyncio
+order = []
+loop = asyncio.new_event_loop()
+def inner():
+    order.append("inner")
+    loop.call_soon_threadsafe(order.append, "ts2")
+    loop.call_soon(order.append, "cs2")
+    loop.call_soon_threadsafe(order.append, "ts3")
+    loop.call_soon(loop.stop)
+loop.call_soon_threadsafe(order.append, "ts1")
+loop.call_soon(order.append, "cs1")
+loop.call_soon(inner)
+loop.run_forever()
+loop.close()
+print(" ".join(order))
+)py";
+
+TEST(EventLoopTest, CallSoonThreadsafeOnTheLoopThreadKeepsFifoWithCallSoon) {
+  EventLoop loop;
+  std::vector<std::string> order;
+  auto append = [&](std::string name) { return [&order, name] { order.push_back(name); }; };
+  loop.call_soon_threadsafe(append("ts1"));  // before running: the creating thread's loop
+  loop.call_soon(append("cs1"));
+  loop.call_soon([&] {
+    order.push_back("inner");
+    loop.call_soon_threadsafe(append("ts2"));  // while running, on the running thread
+    loop.call_soon(append("cs2"));
+    loop.call_soon_threadsafe(append("ts3"));
+    loop.call_soon([&] { loop.stop(); });
+  });
+  run_with_timeout(loop);
+  EXPECT_EQ(join(order), "ts1 cs1 inner ts2 cs2 ts3");
+  expect_same_as_cpython(join(order), kThreadsafeOrderScenario);
+}
+
+TEST(EventLoopTest, CallSoonThreadsafeFromTheThreadThatRunsTheLoopInTheBackground) {
+  // Made on this thread, run on another: then that thread is the loop's own, and this one's
+  // calls go through the thread-safe queue (and wake the loop).
+  EventLoop loop;
+  std::vector<std::string> order;
+  std::atomic<bool> started{false};
+  std::thread runner([&] {
+    loop.call_soon([&] { started = true; });
+    run_with_timeout(loop);
+  });
+  while (!started) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  loop.call_soon_threadsafe([&] {
+    order.push_back("from-main");
+    loop.call_soon_threadsafe([&] { order.push_back("ts"); });
+    loop.call_soon([&] {
+      order.push_back("cs");
+      loop.stop();
+    });
+  });
+  runner.join();
+  EXPECT_EQ(join(order), "from-main ts cs");
 }
 
 TEST(EventLoopTest, CallSoonThreadsafeFromManyThreadsAfterCloseIsRefused) {

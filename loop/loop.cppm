@@ -37,6 +37,7 @@ using aio::ensure_future;
 using aio::Event;
 using aio::EventLoop;
 using aio::EventLoopOptions;
+using aio::LoopMetrics;
 using aio::EventLoopPolicy;
 using aio::Exception;
 using aio::exception_message;
