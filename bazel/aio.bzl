@@ -3,6 +3,9 @@
 aio_cc_library / aio_cc_binary / aio_cc_test wrap the native rules; aio_cc_module and
 aio_cc_module_test wrap cc_module (C++20 named modules). `pollers = True` on a test expands it
 once per poller backend, as `<name>@epoll` and `<name>@poll`, plus a `<name>` test_suite.
+`loopback_only = True` adds `<name>@loopback_only`: the same test in a network namespace that
+has only loopback (Bazel's `block-network` sandbox), as in containers and offline CI; it runs
+with AIO_EXPECT_LOOPBACK_ONLY=1 so the test can check it really is there.
 """
 
 load("//bazel:cc_module.bzl", "cc_module")
@@ -32,23 +35,34 @@ def aio_cc_binary(name, copts = [], **kwargs):
 def aio_cc_module(name, copts = [], **kwargs):
     cc_module(name = name, copts = AIO_COPTS + copts, **kwargs)
 
-def _variants(name, pollers, tags, env):
-    """(test name, env, tags) for each variant: one per poller, or just the test itself."""
+def _variants(name, pollers, tags, env, loopback_only = False):
+    """(test name, env, tags) for each variant: one per poller (or just the test itself), plus
+    the loopback-only one if asked."""
     if not pollers:
-        return [(name, env, tags)]
-    variants = []
-    for poller in POLLERS:
+        variants = [(name, env, tags)]
+    else:
+        variants = []
+        for poller in POLLERS:
+            test_env = dict(env)
+            test_env["AIO_POLLER"] = poller
+            variants.append(("%s@%s" % (name, poller), test_env, tags + ["poller-" + poller]))
+    if loopback_only:
         test_env = dict(env)
-        test_env["AIO_POLLER"] = poller
-        variants.append(("%s@%s" % (name, poller), test_env, tags + ["poller-" + poller]))
+        test_env["AIO_EXPECT_LOOPBACK_ONLY"] = "1"
+        variants.append(("%s@loopback_only" % name, test_env, tags + ["block-network"]))
     return variants
 
-def _suite(name, pollers, tags):
-    if pollers:
-        native.test_suite(name = name, tests = [":%s@%s" % (name, p) for p in POLLERS], tags = tags)
+def _suite(name, pollers, tags, loopback_only = False):
+    if pollers or loopback_only:
+        tests = [":%s@%s" % (name, p) for p in POLLERS] if pollers else []
+        if loopback_only:
+            tests.append(":%s@loopback_only" % name)
+        if not pollers:
+            return  # the plain test keeps its name; the variant stands beside it
+        native.test_suite(name = name, tests = tests, tags = tags)
 
-def aio_cc_test(name, srcs, deps = [], copts = [], pollers = False, tags = [], env = {}, size = "small", **kwargs):
-    for test_name, test_env, test_tags in _variants(name, pollers, tags, env):
+def aio_cc_test(name, srcs, deps = [], copts = [], pollers = False, loopback_only = False, tags = [], env = {}, size = "small", **kwargs):
+    for test_name, test_env, test_tags in _variants(name, pollers, tags, env, loopback_only):
         native.cc_test(
             name = test_name,
             srcs = srcs,
@@ -59,7 +73,7 @@ def aio_cc_test(name, srcs, deps = [], copts = [], pollers = False, tags = [], e
             size = size,
             **kwargs
         )
-    _suite(name, pollers, tags)
+    _suite(name, pollers, tags, loopback_only)
 
 def aio_cc_module_test(name, srcs, deps = [], copts = [], pollers = False, tags = [], env = {}, size = "small", **kwargs):
     """A test whose sources `import` named modules (a plain cc_test cannot)."""

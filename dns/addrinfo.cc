@@ -22,10 +22,10 @@ const std::error_category& resolver_category() {
 }
 
 ResolverError::ResolverError(int eai_code, int system_errno)
-    : StdError(std::error_code(eai_code, resolver_category())),
-      system_errno_(system_errno),
-      message_(eai_code == EAI_SYSTEM && system_errno != 0 ? std::strerror(system_errno)
-                                                           : gai_strerror(eai_code)) {}
+    : OSError(std::error_code(eai_code, resolver_category()),
+              eai_code == EAI_SYSTEM && system_errno != 0 ? std::strerror(system_errno)
+                                                          : gai_strerror(eai_code)),
+      system_errno_(system_errno) {}
 
 std::string AddrInfo::host() const {
   char text[INET6_ADDRSTRLEN] = {};

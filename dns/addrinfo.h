@@ -37,18 +37,17 @@ struct AddrInfo {
 // gai_strerror()'s.
 const std::error_category& resolver_category();
 
-// socket.gaierror: what() is the C library's message ("Name or service not known"); code() is
-// {EAI_*, resolver_category()}. For EAI_SYSTEM the errno is kept in system_errno().
-class ResolverError : public internal::StdError<std::system_error> {
+// socket.gaierror, an OSError as in Python (catch aio::OSError for both): what() is the C library's
+// message ("Name or service not known"); code() is {EAI_*, resolver_category()}. For EAI_SYSTEM the
+// errno is kept in system_errno().
+class ResolverError : public OSError {
  public:
   explicit ResolverError(int eai_code, int system_errno = 0);
   int eai_code() const noexcept { return code().value(); }
   int system_errno() const noexcept { return system_errno_; }
-  const char* what() const noexcept override { return message_.c_str(); }
 
  private:
   int system_errno_;
-  std::string message_;
 };
 
 // Converts a C library addrinfo list (owned by the caller) into entries, in order.

@@ -2,7 +2,9 @@
 
 #include <ares.h>
 #include <arpa/inet.h>
+#include <ifaddrs.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -35,6 +37,33 @@ struct AddrInfoQuery {
   std::optional<std::string> port;
   int family, type, protocol, flags;
 };
+
+// AI_ADDRCONFIG as the C library decides it, once per lookup: which families have an address
+// configured that is not the loopback one (127.0.0.1, ::1 are not counted). In a namespace that
+// has only loopback neither has, and then the C library does not narrow an AF_UNSPEC lookup at
+// all (while an AF_INET or AF_INET6 one finds nothing).
+struct ConfiguredFamilies {
+  bool ipv4 = false;
+  bool ipv6 = false;
+};
+
+ConfiguredFamilies configured_families() {
+  ConfiguredFamilies seen;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return {true, true};  // unknown: narrow nothing
+  for (const ifaddrs* entry = list; entry != nullptr; entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr) continue;
+    if (entry->ifa_addr->sa_family == AF_INET) {
+      auto* in = reinterpret_cast<const sockaddr_in*>(entry->ifa_addr);
+      seen.ipv4 |= in->sin_addr.s_addr != htonl(INADDR_LOOPBACK);
+    } else if (entry->ifa_addr->sa_family == AF_INET6) {
+      auto* in6 = reinterpret_cast<const sockaddr_in6*>(entry->ifa_addr);
+      seen.ipv6 |= !IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
+    }
+  }
+  ::freeifaddrs(list);
+  return seen;
+}
 
 // A PTR lookup: the name, or nullopt when the address has none.
 struct NameQuery {
@@ -78,9 +107,12 @@ std::vector<AddrInfo> entries_from(const ares_addrinfo* result, const AddrInfoQu
     for (const std::string& s : seen) duplicate |= s == literal;
     if (duplicate) continue;
     seen.push_back(literal);
+    // AI_ADDRCONFIG was applied to the whole lookup already (per literal, the C library would
+    // judge each address's family on its own and drop all of them in a loopback-only host).
     std::optional<std::vector<AddrInfo>> shaped = numeric_getaddrinfo(
         literal.c_str(), query.port ? query.port->c_str() : nullptr, family, query.type,
-        query.protocol, query.flags & ~(AI_CANONNAME | AI_PASSIVE | AI_V4MAPPED | AI_ALL));
+        query.protocol,
+        query.flags & ~(AI_CANONNAME | AI_PASSIVE | AI_V4MAPPED | AI_ALL | AI_ADDRCONFIG));
     if (shaped) entries.insert(entries.end(), shaped->begin(), shaped->end());
   }
   if ((query.flags & AI_CANONNAME) && !entries.empty()) {
@@ -216,6 +248,7 @@ int eai_from_ares(int status) {
 }
 
 Resolver& Resolver::of(EventLoop& loop, ResolverOptions options) {
+  loop.check_closed();
   if (auto* existing = static_cast<Resolver*>(loop.extension(&kResolverKey))) return *existing;
   auto resolver = std::make_unique<Resolver>(loop, options);
   Resolver& result = *resolver;
@@ -303,6 +336,14 @@ Coro<std::vector<AddrInfo>> Resolver::getaddrinfo(std::optional<std::string> hos
     throw ResolverError(EAI_FAMILY);
   }
   if (host->empty()) throw ResolverError(EAI_NONAME);  // the C library never looks "" up
+  if (flags & AI_ADDRCONFIG) {
+    ConfiguredFamilies seen = configured_families();
+    if (family == AF_UNSPEC && seen.ipv4 != seen.ipv6) {
+      family = seen.ipv4 ? AF_INET : AF_INET6;
+    } else if ((family == AF_INET && !seen.ipv4) || (family == AF_INET6 && !seen.ipv6)) {
+      throw ResolverError(EAI_NONAME);  // no address of that family could be used
+    }
+  }
   auto* query = new AddrInfoQuery{
       this, loop_.create_future<std::vector<AddrInfo>>(), port, family, type, protocol, flags};
   Future<std::vector<AddrInfo>> result = query->future;
@@ -363,6 +404,62 @@ Coro<std::pair<std::string, std::string>> Resolver::getnameinfo(const sockaddr* 
   }
   if (flags & NI_NOFQDN) *name = without_local_domain(*name);
   co_return std::make_pair(std::move(*name), std::string(service));
+}
+
+namespace {
+
+// socket.getnameinfo's argument parsing: the numeric host and port as one socket address, with
+// the C library's own errors (no lookup: AI_NUMERICHOST).
+struct NumericAddress {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+};
+
+NumericAddress numeric_address(const std::string& host, std::uint16_t port,
+                               std::optional<std::pair<std::int64_t, std::uint32_t>> ipv6_extra) {
+  if (ipv6_extra && (ipv6_extra->first < 0 || ipv6_extra->first > 0xfffff)) {
+    throw OverflowError("getnameinfo(): flowinfo must be 0-1048575.");
+  }
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_DGRAM;
+  hints.ai_flags = AI_NUMERICHOST;
+  addrinfo* list = nullptr;
+  std::string service = std::to_string(port);
+  int error = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &list);
+  if (error != 0) throw ResolverError(error, error == EAI_SYSTEM ? errno : 0);
+  std::unique_ptr<addrinfo, decltype(&::freeaddrinfo)> owned(list, &::freeaddrinfo);
+  if (list->ai_next != nullptr) throw OSError(0, "sockaddr resolved to multiple addresses", true);
+  NumericAddress address;
+  std::memcpy(&address.storage, list->ai_addr, list->ai_addrlen);
+  address.length = list->ai_addrlen;
+  if (list->ai_family == AF_INET && ipv6_extra) {
+    throw OSError(0, "IPv4 sockaddr must be 2 tuple", true);
+  }
+  if (list->ai_family == AF_INET6 && ipv6_extra) {
+    auto* in6 = reinterpret_cast<sockaddr_in6*>(&address.storage);
+    in6->sin6_flowinfo = htonl(static_cast<std::uint32_t>(ipv6_extra->first));
+    in6->sin6_scope_id = ipv6_extra->second;
+  }
+  return address;
+}
+
+}  // namespace
+
+Coro<std::pair<std::string, std::string>> Resolver::getnameinfo(std::string host,
+                                                                std::uint16_t port, int flags) {
+  NumericAddress address = numeric_address(host, port, std::nullopt);
+  co_return co_await getnameinfo(reinterpret_cast<const sockaddr*>(&address.storage),
+                                 address.length, flags);
+}
+
+Coro<std::pair<std::string, std::string>> Resolver::getnameinfo(std::string host,
+                                                                std::uint16_t port,
+                                                                std::int64_t flowinfo,
+                                                                std::uint32_t scope_id, int flags) {
+  NumericAddress address = numeric_address(host, port, std::make_pair(flowinfo, scope_id));
+  co_return co_await getnameinfo(reinterpret_cast<const sockaddr*>(&address.storage),
+                                 address.length, flags);
 }
 
 }  // namespace aio::dns

@@ -9,6 +9,7 @@
 
 #include <sys/socket.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -48,6 +49,15 @@ class Resolver final : public internal::LoopResource {
   // loop.getnameinfo: (host, service) for a socket address.
   Coro<std::pair<std::string, std::string>> getnameinfo(const sockaddr* address, socklen_t length,
                                                         int flags = 0);
+  // loop.getnameinfo((host, port), flags): `host` must be a numeric address (else ResolverError
+  // EAI_NONAME, as socket.getnameinfo); an IPv6 scope may be written "fe80::1%lo".
+  Coro<std::pair<std::string, std::string>> getnameinfo(std::string host, std::uint16_t port,
+                                                        int flags = 0);
+  // The 4-tuple form (host, port, flowinfo, scope_id), for IPv6 only: OSError "IPv4 sockaddr
+  // must be 2 tuple" for an IPv4 host, OverflowError for a flowinfo outside 0..0xfffff.
+  Coro<std::pair<std::string, std::string>> getnameinfo(std::string host, std::uint16_t port,
+                                                        std::int64_t flowinfo,
+                                                        std::uint32_t scope_id, int flags = 0);
 
   // Internal (c-ares callbacks).
   void on_socket_state(int fd, bool readable, bool writable);
@@ -74,6 +84,19 @@ inline Coro<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop,
                                                              const sockaddr* address,
                                                              socklen_t length, int flags = 0) {
   return Resolver::of(loop).getnameinfo(address, length, flags);
+}
+
+// The same as Resolver::of(loop).getnameinfo(host, port, ...).
+inline Coro<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop, std::string host,
+                                                             std::uint16_t port, int flags = 0) {
+  return Resolver::of(loop).getnameinfo(std::move(host), port, flags);
+}
+inline Coro<std::pair<std::string, std::string>> getnameinfo(EventLoop& loop, std::string host,
+                                                             std::uint16_t port,
+                                                             std::int64_t flowinfo,
+                                                             std::uint32_t scope_id,
+                                                             int flags = 0) {
+  return Resolver::of(loop).getnameinfo(std::move(host), port, flowinfo, scope_id, flags);
 }
 
 // The EAI code the C library gives for a c-ares status.

@@ -225,5 +225,70 @@ TEST(ResolverTest, BadServerListIsAValueError) {
   EXPECT_THROW(Resolver::of(loop).set_servers("not an address"), ValueError);
 }
 
+TEST(ResolverTest, LoopbackOnlyVariantSeesOnlyLoopback) { testing::expect_loopback_only_namespace(); }
+
+TEST(ResolverTest, ResolverErrorIsAnOSErrorAsGaierrorIs) {
+  EventLoop loop;
+  try {
+    loop.run_until_complete(getaddrinfo(loop, "localhost", "no-such-service-name"));
+    FAIL() << "an unknown service is an error";
+  } catch (const OSError& e) {  // caught as the base class, as `except OSError` in Python
+    const auto* gai = dynamic_cast<const ResolverError*>(&e);
+    ASSERT_NE(gai, nullptr);
+    EXPECT_EQ(e.err(), EAI_SERVICE) << "errno is the EAI code, as gaierror.errno";
+    EXPECT_EQ(gai->eai_code(), EAI_SERVICE);
+    EXPECT_EQ(std::string(e.what()), gai_strerror(EAI_SERVICE));
+  }
+}
+
+// socket.getnameinfo((host, port), flags): the host is numeric; Python's errors otherwise.
+TEST(ResolverTest, GetnameinfoTakesAHostStringAndPort) {
+  EventLoop loop;
+  auto numeric = [&](std::string host, std::uint16_t port) {
+    return loop.run_until_complete(
+        getnameinfo(loop, std::move(host), port, NI_NUMERICHOST | NI_NUMERICSERV));
+  };
+  EXPECT_EQ(numeric("127.0.0.1", 80), std::make_pair(std::string("127.0.0.1"), std::string("80")));
+  EXPECT_EQ(numeric("::1", 443), std::make_pair(std::string("::1"), std::string("443")));
+  // As the sockaddr form (and the C library) for the same address.
+  sockaddr_in in{};
+  in.sin_family = AF_INET;
+  in.sin_port = htons(80);
+  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(loop.run_until_complete(getnameinfo(loop, "127.0.0.1", 80)),
+            loop.run_until_complete(
+                getnameinfo(loop, reinterpret_cast<const sockaddr*>(&in), sizeof in)));
+  // The 4-tuple form: flowinfo and scope id land in the IPv6 address.
+  EXPECT_EQ(loop.run_until_complete(
+                getnameinfo(loop, "fe80::1", 80, 0, 1, NI_NUMERICHOST | NI_NUMERICSERV)),
+            std::make_pair(std::string("fe80::1%lo"), std::string("80")));
+  // A name is not a numeric host: EAI_NONAME, before any lookup.
+  try {
+    loop.run_until_complete(getnameinfo(loop, "localhost", 80));
+    FAIL() << "a name is refused";
+  } catch (const ResolverError& e) {
+    EXPECT_EQ(e.eai_code(), EAI_NONAME);
+  }
+  EXPECT_EQ(testing::error_message(
+                [&] { loop.run_until_complete(getnameinfo(loop, "::1", 80, 0x100000, 0)); }),
+            "getnameinfo(): flowinfo must be 0-1048575.");
+  EXPECT_THROW(loop.run_until_complete(getnameinfo(loop, "::1", 80, -1, 0)), OverflowError);
+  EXPECT_EQ(testing::error_message(
+                [&] { loop.run_until_complete(getnameinfo(loop, "127.0.0.1", 80, 0, 0)); }),
+            "IPv4 sockaddr must be 2 tuple");
+}
+
+constexpr const char* kGetnameinfoOracle = R"py(
+import socket
+print(socket.getnameinfo(("fe80::1", 80, 0, 1), socket.NI_NUMERICHOST | socket.NI_NUMERICSERV)[0])
+)py";
+
+TEST(ResolverTest, ScopedGetnameinfoMatchesPython) {
+  EventLoop loop;
+  auto [host, port] = loop.run_until_complete(
+      getnameinfo(loop, "fe80::1", 80, 0, 1, NI_NUMERICHOST | NI_NUMERICSERV));
+  testing::expect_same_as_cpython(host, kGetnameinfoOracle);
+}
+
 }  // namespace
 }  // namespace aio::dns

@@ -208,12 +208,12 @@ bool ExceptionHandlers(aio::EventLoop& loop) {
 
   // Back to the default handler: it formats asyncio-style and logs; a sink shows it on stdout.
   loop.set_exception_handler({});
-  aio::LogSink previous = aio::set_log_sink([](aio::LogLevel level, std::string_view message) {
-    std::string line(message);
+  aio::LogSink previous = aio::set_log_sink([](const aio::LogRecord& record) {
+    std::string line(record.message);
     for (char& c : line) {
       if (c == '\n') c = '|';  // one line per event
     }
-    std::printf("log      %s: %s\n", aio::log_level_name(level).data(), line.c_str());
+    std::printf("log      %s: %s\n", aio::log_level_name(record.level).data(), line.c_str());
   });
   loop.call_soon(demo::FlushLog{});
   loop.call_soon([&loop] { loop.stop(); });

@@ -81,6 +81,10 @@ class ValueError : public internal::StdError<std::invalid_argument> {
 class TypeError : public internal::StdError<std::invalid_argument> {
   using StdError::StdError;
 };
+// Python's OverflowError: a number outside the range an argument allows.
+class OverflowError : public internal::StdError<std::overflow_error> {
+  using StdError::StdError;
+};
 class NotImplementedError : public internal::StdError<std::logic_error> {
   using StdError::StdError;
 };
@@ -110,6 +114,11 @@ class OSError : public internal::StdError<std::system_error> {
   explicit OSError(int err, const std::string& what_arg = "", bool replaces_strerror = false);
   int err() const noexcept { return code().value(); }
   const char* what() const noexcept override { return message_.c_str(); }
+
+ protected:
+  // For subclasses with their own error category (dns::ResolverError: socket.gaierror).
+  OSError(std::error_code code, std::string message)
+      : StdError(code), message_(std::move(message)) {}
 
  private:
   std::string message_;  // std::system_error would append the category text again

@@ -149,6 +149,11 @@ class EventLoop {
   void stop() noexcept { stopping_ = true; }
   bool is_running() const noexcept { return running_; }
   bool is_closed() const noexcept { return closed_; }
+  // RuntimeError("Event loop is closed") once closed (asyncio's _check_closed). Every loop
+  // method of aio's packages calls it before it touches a file descriptor.
+  void check_closed() const {
+    if (closed_) throw RuntimeError("Event loop is closed");
+  }
   // Discards queued callbacks and timers, releases the loop's fds. Idempotent; RuntimeError
   // while running.
   void close();
@@ -350,9 +355,6 @@ class EventLoop {
                      where, debug_, refs);
   }
 
-  void check_closed() const {
-    if (closed_) throw RuntimeError("Event loop is closed");
-  }
   void check_thread() const;  // debug mode: refuse non-thread-safe calls from other threads
   void check_runnable() const;
   template <class T>

@@ -18,7 +18,8 @@ void EventLoop::default_exception_handler(const ExceptionContext& context) {
   std::string text =
       context.message.empty() ? "Unhandled exception in event loop" : context.message;
   // The keys other than message and exception, in sorted order, as asyncio prints them.
-  std::map<std::string, std::string> keys = context.details;
+  std::map<std::string, std::string> keys;
+  for (const auto& [key, value] : context.details) keys[key] = value.repr;
   if (context.handle) keys["handle"] = context.handle.repr();
   if (context.source_traceback) {
     keys["source_traceback"] = "Object created at " + where(*context.source_traceback);
@@ -28,7 +29,8 @@ void EventLoop::default_exception_handler(const ExceptionContext& context) {
     text += key == "source_traceback" ? value : key + ": " + value;
   }
   if (context.exception) text += "\n" + describe_exception(context.exception);
-  log(LogLevel::kError, text);
+  // The record carries the exception (Python's exc_info) and the context itself.
+  log(LogRecord{LogLevel::kError, text, context.exception, &context});
 }
 
 void EventLoop::call_exception_handler(const ExceptionContext& context) {

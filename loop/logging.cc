@@ -38,15 +38,21 @@ LogSink set_log_sink(LogSink sink) {
   return std::exchange(current_sink(), std::move(sink));
 }
 
-void log(LogLevel level, std::string_view message) {
+void log(const LogRecord& record) noexcept {
   std::lock_guard<std::mutex> lock(sink_mutex());
   if (current_sink()) {
-    current_sink()(level, message);
+    try {
+      current_sink()(record);
+    } catch (...) {
+      // As Python's Handler.handleError: the record is lost, the caller (the loop) goes on.
+      std::fprintf(stderr, "aio: the log sink threw; a %s record was lost\n",
+                   log_level_name(record.level).data());
+    }
     return;
   }
-  std::string_view name = log_level_name(level);
+  std::string_view name = log_level_name(record.level);
   std::fprintf(stderr, "aio %.*s: %.*s\n", static_cast<int>(name.size()), name.data(),
-               static_cast<int>(message.size()), message.data());
+               static_cast<int>(record.message.size()), record.message.data());
 }
 
 }  // namespace aio

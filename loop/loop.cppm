@@ -68,6 +68,8 @@ using aio::log;
 using aio::log_level_name;
 using aio::LogLevel;
 using aio::LogSink;
+using aio::LogRecord;
+using aio::ContextValue;
 using aio::new_event_loop;
 using aio::NotADirectoryError;
 using aio::NotImplementedError;

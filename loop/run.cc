@@ -26,7 +26,7 @@ void cancel_all_tasks(EventLoop& loop) {
       ExceptionContext context;
       context.message = "unhandled exception during aio::run() shutdown";
       context.exception = error;
-      context.details["task"] = task.repr();
+      context.details["task"] = ContextValue(task.repr(), task);
       loop.call_exception_handler(context);
     }
   }

@@ -442,7 +442,7 @@ TEST(TaskTest, PendingTaskLeftAtCloseIsReportedAndFreed) {
   }
   ASSERT_EQ(reports.size(), 1u);
   EXPECT_EQ(reports[0].message, "Task was destroyed but it is pending!");
-  EXPECT_EQ(reports[0].details.at("task").rfind("<Task pending name='orphan'", 0), 0u);
+  EXPECT_EQ(reports[0].details.at("task").repr.rfind("<Task pending name='orphan'", 0), 0u);
 }
 
 TEST(TaskTest, DebugModeWarnsAboutSlowTaskStepsNamingTheTask) {

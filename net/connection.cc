@@ -224,10 +224,11 @@ Coro<Connection<>> start_socket_transport(EventLoop& loop, const ProtocolFactory
 
 Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory,
                                      ConnectionOptions options) {
+  loop.check_closed();
   if (options.happy_eyeballs_delay && !options.interleave) options.interleave = 1;
   Socket sock = std::move(options.sock);
   if (options.host || options.port) {
-    if (sock.is_open())
+    if (sock.specified())
       throw ValueError("host/port and sock can not be specified at the same time");
     std::vector<dns::AddrInfo> entries =
         co_await dns::getaddrinfo(loop, options.host, options.port, options.family, SOCK_STREAM,
@@ -270,7 +271,10 @@ Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory,
       std::rethrow_exception(aggregate(errors));
     }
   } else {
-    if (!sock.is_open()) throw ValueError("host and port was not specified and no sock specified");
+    if (!sock.specified()) {
+      throw ValueError("host and port was not specified and no sock specified");
+    }
+    sock.check_not_closed();
     check_stream_socket(sock);
   }
   co_return co_await internal::start_socket_transport(loop, factory, std::move(sock));
@@ -286,12 +290,14 @@ Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory, s
 
 Coro<Connection<>> create_unix_connection(EventLoop& loop, ProtocolFactory factory,
                                           std::optional<std::string> path, Socket sock) {
+  loop.check_closed();
   if (path) {
-    if (sock.is_open()) throw ValueError("path and sock can not be specified at the same time");
+    if (sock.specified()) throw ValueError("path and sock can not be specified at the same time");
     sock = Socket::create(AF_UNIX, SOCK_STREAM);
     co_await sock_connect(loop, sock, SocketAddress::unix_path(*path));
   } else {
-    if (!sock.is_open()) throw ValueError("no path and sock were specified");
+    if (!sock.specified()) throw ValueError("no path and sock were specified");
+    sock.check_not_closed();
     if (sock.family() != AF_UNIX || sock.type() != SOCK_STREAM) {
       throw ValueError("A UNIX Domain Stream Socket was expected, got " + sock.repr());
     }
@@ -300,7 +306,9 @@ Coro<Connection<>> create_unix_connection(EventLoop& loop, ProtocolFactory facto
 }
 
 Coro<Connection<>> connect_accepted_socket(EventLoop& loop, ProtocolFactory factory, Socket sock) {
-  if (!sock.is_open()) throw ValueError("no sock was specified");
+  loop.check_closed();
+  if (!sock.specified()) throw ValueError("no sock was specified");
+  sock.check_not_closed();
   check_stream_socket(sock);
   co_return co_await internal::start_socket_transport(loop, factory, std::move(sock));
 }

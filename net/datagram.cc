@@ -103,9 +103,11 @@ Coro<std::vector<AddressPair>> resolve_pairs(EventLoop& loop, DatagramOptions& o
 Coro<DatagramEndpoint> create_datagram_endpoint(
     EventLoop& loop, std::function<std::shared_ptr<BaseProtocol>()> factory,
     DatagramOptions options) {
+  loop.check_closed();
   Socket sock;
   std::optional<SocketAddress> remote;
-  if (options.sock.is_open()) {
+  if (options.sock.specified()) {
+    options.sock.check_not_closed();
     if (options.sock.type() != SOCK_DGRAM) {
       throw ValueError("A UDP Socket was expected, got " + options.sock.repr());
     }

@@ -80,7 +80,7 @@ std::any DatagramSocketTransport::get_extra_info(std::string_view name,
   if (name == "peername" && peername_) return *peername_;
   if (name == "sockname" && sockname_) return *sockname_;
   if (name == "socket" && socket_.is_open()) {
-    return std::make_shared<Socket>(Socket::view(socket_.fileno()));
+    return std::make_shared<Socket>(socket_.tracking_view());
   }
   return default_value;
 }
@@ -88,7 +88,7 @@ std::any DatagramSocketTransport::get_extra_info(std::string_view name,
 void DatagramSocketTransport::set_write_buffer_limits(std::optional<std::size_t> high,
                                                       std::optional<std::size_t> low) {
   flow_.set_limits(high, low);
-  if (protocol_ && loop_ != nullptr) flow_.maybe_pause(buffered_bytes_, *loop_, *protocol_, repr());
+  if (protocol_ && loop_ != nullptr) flow_.maybe_pause(buffered_bytes_, *loop_, protocol_, *this);
 }
 
 // --- Receiving -----------------------------------------------------------------------------------
@@ -150,7 +150,7 @@ void DatagramSocketTransport::sendto(std::span<const std::byte> data,
   }
   buffer_.push_back(Datagram{std::vector<std::byte>(data.begin(), data.end()), target});
   buffered_bytes_ += data.size();
-  if (protocol_) flow_.maybe_pause(buffered_bytes_, *loop_, *protocol_, repr());
+  if (protocol_) flow_.maybe_pause(buffered_bytes_, *loop_, protocol_, *this);
 }
 
 bool DatagramSocketTransport::send_now(std::span<const std::byte> data,
@@ -178,7 +178,7 @@ void DatagramSocketTransport::on_writable() {
   }
   // After every flush attempt, as asyncio: resume at the low-water mark, not only when empty.
   // resume_writing() may send more.
-  if (protocol_) flow_.maybe_resume(buffered_bytes_, *loop_, *protocol_, repr());
+  if (protocol_) flow_.maybe_resume(buffered_bytes_, *loop_, protocol_, *this);
   if (!buffer_.empty() || conn_lost_ > 0) return;
   loop_->unwatch_writer(socket_.fileno());
   if (closing_) {
@@ -201,7 +201,7 @@ void DatagramSocketTransport::close() {
 }
 
 void DatagramSocketTransport::fatal_error(std::exception_ptr error, const char* message) {
-  internal::report_fatal_error(*loop_, error, message, repr(), protocol_.get());
+  internal::report_fatal_error(*loop_, error, message, *this, protocol_);
   force_close(error);
 }
 

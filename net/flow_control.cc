@@ -5,6 +5,7 @@
 
 #include "loop/event_loop.h"
 #include "net/protocols.h"
+#include "net/transport_util.h"
 
 namespace aio::internal {
 
@@ -20,36 +21,39 @@ void WriteFlowControl::set_limits(std::optional<std::size_t> high, std::optional
 }
 
 namespace {
-void report(EventLoop& loop, const char* message, const std::string& transport_repr) {
+void report(EventLoop& loop, const char* message, const std::shared_ptr<BaseProtocol>& protocol,
+            BaseTransport& transport) {
   std::exception_ptr error = std::current_exception();
   if (is_interrupt(error)) std::rethrow_exception(error);
   ExceptionContext context;
   context.message = message;
   context.exception = error;
-  context.details["transport"] = transport_repr;
+  add_transport_and_protocol(context, transport, protocol);
   loop.call_exception_handler(context);
 }
 }  // namespace
 
-void WriteFlowControl::maybe_pause(std::size_t buffered, EventLoop& loop, BaseProtocol& protocol,
-                                   const std::string& transport_repr) {
+void WriteFlowControl::maybe_pause(std::size_t buffered, EventLoop& loop,
+                                   const std::shared_ptr<BaseProtocol>& protocol,
+                                   BaseTransport& transport) {
   if (buffered <= high_ || paused_) return;
   paused_ = true;
   try {
-    protocol.pause_writing();
+    protocol->pause_writing();
   } catch (...) {
-    report(loop, "protocol.pause_writing() failed", transport_repr);
+    report(loop, "protocol.pause_writing() failed", protocol, transport);
   }
 }
 
-void WriteFlowControl::maybe_resume(std::size_t buffered, EventLoop& loop, BaseProtocol& protocol,
-                                    const std::string& transport_repr) {
+void WriteFlowControl::maybe_resume(std::size_t buffered, EventLoop& loop,
+                                    const std::shared_ptr<BaseProtocol>& protocol,
+                                    BaseTransport& transport) {
   if (!paused_ || buffered > low_) return;
   paused_ = false;
   try {
-    protocol.resume_writing();
+    protocol->resume_writing();
   } catch (...) {
-    report(loop, "protocol.resume_writing() failed", transport_repr);
+    report(loop, "protocol.resume_writing() failed", protocol, transport);
   }
 }
 

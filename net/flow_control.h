@@ -4,12 +4,14 @@
 #define AIO_NET_FLOW_CONTROL_H_
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
 
 namespace aio {
 class BaseProtocol;
+class BaseTransport;
 class EventLoop;
 }  // namespace aio
 
@@ -27,11 +29,12 @@ class WriteFlowControl {
 
   // Calls protocol.pause_writing() when `buffered` went above high (once), or
   // resume_writing() when it fell to low or below (once). A throwing callback is reported to
-  // the loop's exception handler (asyncio's messages) and the transport goes on.
-  void maybe_pause(std::size_t buffered, EventLoop& loop, BaseProtocol& protocol,
-                   const std::string& transport_repr);
-  void maybe_resume(std::size_t buffered, EventLoop& loop, BaseProtocol& protocol,
-                    const std::string& transport_repr);
+  // the loop's exception handler (asyncio's messages; the context carries the transport and
+  // the protocol) and the transport goes on.
+  void maybe_pause(std::size_t buffered, EventLoop& loop,
+                   const std::shared_ptr<BaseProtocol>& protocol, BaseTransport& transport);
+  void maybe_resume(std::size_t buffered, EventLoop& loop,
+                    const std::shared_ptr<BaseProtocol>& protocol, BaseTransport& transport);
 
  private:
   std::size_t high_ = kDefaultHigh;

@@ -66,7 +66,7 @@ void PipeTransportBase::on_loop_closed() noexcept {
 
 // --- Read end ------------------------------------------------------------------------------------
 
-internal::Ref<ReadPipeTransport> ReadPipeTransport::create(EventLoop& loop, File pipe,
+internal::Ref<ReadPipeTransport> ReadPipeTransport::create(EventLoop& loop, File& pipe,
                                                            std::shared_ptr<BaseProtocol> protocol,
                                                            std::optional<Future<void>> waiter) {
   unsigned mode = pipe.mode();
@@ -162,7 +162,7 @@ void ReadPipeTransport::close() {
 }
 
 void ReadPipeTransport::fatal_error(std::exception_ptr error, const char* message) {
-  internal::report_fatal_error(*loop_, error, message, describe(), protocol_.get());
+  internal::report_fatal_error(*loop_, error, message, *this, protocol_);
   closing_ = true;
   loop_->unwatch_reader(pipe_.fileno());
   schedule_connection_lost(error);
@@ -175,7 +175,7 @@ void ReadPipeTransport::drop_self() noexcept {
 
 // --- Write end -----------------------------------------------------------------------------------
 
-internal::Ref<WritePipeTransport> WritePipeTransport::create(EventLoop& loop, File pipe,
+internal::Ref<WritePipeTransport> WritePipeTransport::create(EventLoop& loop, File& pipe,
                                                              std::shared_ptr<BaseProtocol> protocol,
                                                              std::optional<Future<void>> waiter) {
   unsigned mode = pipe.mode();
@@ -232,8 +232,7 @@ std::any WritePipeTransport::get_extra_info(std::string_view name, std::any defa
 void WritePipeTransport::set_write_buffer_limits(std::optional<std::size_t> high,
                                                  std::optional<std::size_t> low) {
   flow_.set_limits(high, low);
-  if (protocol_ && loop_ != nullptr)
-    flow_.maybe_pause(buffer_.size(), *loop_, *protocol_, describe());
+  if (protocol_ && loop_ != nullptr) flow_.maybe_pause(buffer_.size(), *loop_, protocol_, *this);
 }
 
 void WritePipeTransport::on_reader_gone() {
@@ -269,7 +268,7 @@ void WritePipeTransport::write(std::span<const std::byte> data) {
     loop_->watch_writer(pipe_.fileno(), [this] { on_writable(); });
   }
   buffer_.append(data);
-  if (protocol_) flow_.maybe_pause(buffer_.size(), *loop_, *protocol_, describe());
+  if (protocol_) flow_.maybe_pause(buffer_.size(), *loop_, protocol_, *this);
 }
 
 void WritePipeTransport::on_writable() {
@@ -288,7 +287,7 @@ void WritePipeTransport::on_writable() {
   buffer_.consume(static_cast<std::size_t>(n));
   if (!buffer_.empty()) return;
   loop_->unwatch_writer(pipe_.fileno());
-  if (protocol_) flow_.maybe_resume(buffer_.size(), *loop_, *protocol_, describe());  // may write
+  if (protocol_) flow_.maybe_resume(buffer_.size(), *loop_, protocol_, *this);  // may write
   if (closing_ && buffer_.empty()) {
     loop_->unwatch_reader(pipe_.fileno());
     call_connection_lost(nullptr);
@@ -308,7 +307,7 @@ void WritePipeTransport::write_eof() {
 void WritePipeTransport::close() { write_eof(); }
 
 void WritePipeTransport::fatal_error(std::exception_ptr error, const char* message) {
-  internal::report_fatal_error(*loop_, error, message, describe(), protocol_.get());
+  internal::report_fatal_error(*loop_, error, message, *this, protocol_);
   force_close(error);
 }
 

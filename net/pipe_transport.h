@@ -45,8 +45,9 @@ class PipeTransportBase : protected FdOwner, protected ClosesWithLoop {
 class ReadPipeTransport final : public ReadTransport, private internal::PipeTransportBase {
  public:
   // ValueError "Pipe transport is for pipes/sockets only." for anything but a pipe, FIFO,
-  // socket or character device. Makes the fd non-blocking.
-  static internal::Ref<ReadPipeTransport> create(EventLoop& loop, File pipe,
+  // socket or character device, leaving `pipe` untouched; else moves from it and makes the fd
+  // non-blocking.
+  static internal::Ref<ReadPipeTransport> create(EventLoop& loop, File& pipe,
                                                  std::shared_ptr<BaseProtocol> protocol,
                                                  std::optional<Future<void>> waiter = std::nullopt);
 
@@ -75,9 +76,10 @@ class ReadPipeTransport final : public ReadTransport, private internal::PipeTran
 
 class WritePipeTransport final : public WriteTransport, private internal::PipeTransportBase {
  public:
-  // ValueError "Pipe transport is only for pipes, sockets and character devices" otherwise.
+  // ValueError "Pipe transport is only for pipes, sockets and character devices" otherwise
+  // (`pipe` untouched).
   static internal::Ref<WritePipeTransport> create(
-      EventLoop& loop, File pipe, std::shared_ptr<BaseProtocol> protocol,
+      EventLoop& loop, File& pipe, std::shared_ptr<BaseProtocol> protocol,
       std::optional<Future<void>> waiter = std::nullopt);
 
   void close() override;

@@ -13,15 +13,24 @@
 
 namespace aio {
 
-// The read end of a pipe, FIFO, socket, character device or PTY master as a ReadTransport;
-// the transport owns `pipe` (pass File::borrow(fd) to keep the fd open after it).
+// The read end of a pipe, FIFO, socket, character device or PTY master as a ReadTransport.
+// The transport takes `pipe` over (moves from it) only once it accepted it: a refused file (a
+// regular file: ValueError) stays the caller's, open and untouched, as in asyncio. Pass
+// File::borrow(fd) to keep the fd open after the transport closes. `pipe` must outlive the
+// co_await (as a Socket& for the sock_* calls).
 Coro<std::pair<internal::Ref<ReadPipeTransport>, std::shared_ptr<BaseProtocol>>> connect_read_pipe(
-    EventLoop& loop, std::function<std::shared_ptr<BaseProtocol>()> factory, File pipe);
+    EventLoop& loop, std::function<std::shared_ptr<BaseProtocol>()> factory, File& pipe);
+// The same, consuming the File: a refused one is closed with the call.
+Coro<std::pair<internal::Ref<ReadPipeTransport>, std::shared_ptr<BaseProtocol>>> connect_read_pipe(
+    EventLoop& loop, std::function<std::shared_ptr<BaseProtocol>()> factory, File&& pipe);
 
-// The write end as a WriteTransport.
+// The write end as a WriteTransport (same ownership rules).
 Coro<std::pair<internal::Ref<WritePipeTransport>, std::shared_ptr<BaseProtocol>>>
 connect_write_pipe(EventLoop& loop, std::function<std::shared_ptr<BaseProtocol>()> factory,
-                   File pipe);
+                   File& pipe);
+Coro<std::pair<internal::Ref<WritePipeTransport>, std::shared_ptr<BaseProtocol>>>
+connect_write_pipe(EventLoop& loop, std::function<std::shared_ptr<BaseProtocol>()> factory,
+                   File&& pipe);
 
 }  // namespace aio
 

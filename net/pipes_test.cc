@@ -83,6 +83,30 @@ TEST(ReadPipeTest, RegularFilesAreRefused) {
   ::unlink(path.c_str());
 }
 
+TEST(ReadPipeTest, ARefusedFileStaysTheCallersOpenAndUntouched) {
+  EventLoop loop;
+  std::string path = "/tmp/aio-pipes-kept-" + std::to_string(::getpid());
+  std::ofstream(path) << "data";
+  auto factory = [] { return std::make_shared<RecordingProtocol>(); };
+  for (bool read_end : {true, false}) {
+    File file = File::open(path, read_end ? O_RDONLY : O_WRONLY);
+    int fd = file.fileno();
+    int flags = ::fcntl(fd, F_GETFL);
+    if (read_end) {
+      EXPECT_THROW(loop.run_until_complete(connect_read_pipe(loop, factory, file)), ValueError);
+    } else {
+      EXPECT_THROW(loop.run_until_complete(connect_write_pipe(loop, factory, file)), ValueError);
+    }
+    EXPECT_EQ(file.fileno(), fd) << "nothing was taken over";
+    EXPECT_EQ(::fcntl(fd, F_GETFL), flags) << "still open, still blocking";
+    if (read_end) {
+      char buffer[8] = {};
+      EXPECT_EQ(::read(fd, buffer, sizeof buffer), 4) << "and usable";
+    }
+  }
+  ::unlink(path.c_str());
+}
+
 TEST(ReadPipeTest, FifosAndSocketsWork) {
   EventLoop loop;
   std::string path = "/tmp/aio-pipes-fifo-" + std::to_string(::getpid());

@@ -57,9 +57,10 @@ class Protocol : public BaseProtocol {
 class BufferedProtocol : public BaseProtocol {
  public:
   virtual void connection_made(Transport& transport) {}
-  // A buffer to receive into, at least 1 byte; `sizehint` is a hint (0: no preference). An empty
-  // buffer or an exception aborts the connection.
-  virtual std::span<std::byte> get_buffer(std::size_t sizehint) = 0;
+  // A buffer to receive into, at least 1 byte. `sizehint` is the recommended minimum size, or -1
+  // for "any size" (what aio's stream transports pass, as CPython 3.8's). An empty buffer or an
+  // exception aborts the connection.
+  virtual std::span<std::byte> get_buffer(std::ptrdiff_t sizehint) = 0;
   // `nbytes` bytes were written at the start of the last buffer.
   virtual void buffer_updated(std::size_t nbytes) = 0;
   virtual bool eof_received() { return false; }

@@ -88,7 +88,14 @@ Coro<std::size_t> native(EventLoop& loop, int fd, bool transport_owned, File& fi
           co_await writable(loop, fd, transport_owned);
           continue;
         }
-        if (total == 0) throw SendfileNotAvailableError("os.sendfile call failed");
+        // The connection itself failed (the peer reset it, or it is gone): that error, even
+        // before the first byte (CPython would say SendfileNotAvailableError and let the
+        // fallback find the same error; without a fallback the cause would be lost).
+        bool connection_failed =
+            err == EPIPE || err == ECONNRESET || err == ECONNABORTED || err == ENOTCONN;
+        if (total == 0 && !connection_failed) {
+          throw SendfileNotAvailableError("os.sendfile call failed");
+        }
         if (err == ENOTCONN) throw ConnectionError(ENOTCONN, "socket is not connected", true);
         throw_os_error(err);
       }
@@ -212,6 +219,7 @@ Coro<std::size_t> transport_fallback(EventLoop& loop, SocketTransport& transport
   std::size_t total = 0;
   auto protocol = std::make_shared<FallbackProtocol>(loop, transport);
   transport.set_protocol(protocol);
+  transport.begin_sendfile_fallback();
   std::exception_ptr error;
   try {
     for (;;) {
@@ -222,13 +230,14 @@ Coro<std::size_t> transport_fallback(EventLoop& loop, SocketTransport& transport
       std::size_t got = co_await read_block(loop, file, buffer, block);
       if (got == 0) break;
       co_await protocol->drain();
-      transport.write(std::span<const std::byte>(buffer.data(), got));
+      transport.sendfile_write(std::span<const std::byte>(buffer.data(), got));
       total += got;
     }
   } catch (...) {
     error = std::current_exception();
   }
   update_position(file, offset, total);
+  transport.end_sendfile_fallback();
   protocol->restore(protocol);
   if (error) std::rethrow_exception(error);
   co_return total;
@@ -240,6 +249,7 @@ void internal::set_native_sendfile_enabled(bool enabled) { native_enabled = enab
 
 Coro<std::size_t> sock_sendfile(EventLoop& loop, Socket& sock, File& file, std::int64_t offset,
                                 std::optional<std::size_t> count, bool fallback) {
+  loop.check_closed();
   if (loop.get_debug() && sock.blocking()) throw ValueError("the socket must be non-blocking");
   check_params(sock.type(), offset, count);
   try {
@@ -252,6 +262,7 @@ Coro<std::size_t> sock_sendfile(EventLoop& loop, Socket& sock, File& file, std::
 
 Coro<std::size_t> sendfile(EventLoop& loop, BaseTransport& transport, File& file,
                            std::int64_t offset, std::optional<std::size_t> count, bool fallback) {
+  loop.check_closed();
   if (transport.is_closing()) throw RuntimeError("Transport is closing");
   auto* stream = dynamic_cast<SocketTransport*>(&transport);
   if (stream == nullptr) {

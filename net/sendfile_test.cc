@@ -161,6 +161,9 @@ TEST(SockSendfileTest, ValidationErrorsAreAsyncios) {
   auto [reader, writer] = File::pipe();
   EXPECT_THROW(loop.run_until_complete(sock_sendfile(loop, mine, reader, 0, {}, false)),
                SendfileNotAvailableError);
+  EXPECT_EQ(testing::error_message(
+                [&] { loop.run_until_complete(sock_sendfile(loop, mine, reader, 0, {}, false)); }),
+            "not a regular file");
   loop.set_debug(true);
   mine.setblocking(true);
   EXPECT_EQ(
@@ -191,6 +194,26 @@ TEST(SockSendfileTest, APeerLeavingMidwayLeavesThePositionAtWhatWasSent) {
   EXPECT_LT(position, 10 + static_cast<std::int64_t>(source.contents().size()));
 }
 
+TEST(SockSendfileTest, APeerGoneBeforeTheFirstByteIsThatErrorNotSendfileNotAvailable) {
+  EventLoop loop;
+  TempFile source(1 << 20);
+  for (bool fallback : {false, true}) {
+    auto [mine, theirs] = Socket::pair();
+    theirs.close();
+    File file = source.open();
+    try {
+      loop.run_until_complete(
+          aio::wait_for(sock_sendfile(loop, mine, file, 100, {}, fallback), 30));
+      FAIL() << "the peer is gone: sendfile must fail";
+    } catch (const SendfileNotAvailableError& e) {
+      FAIL() << "the connection's own error was expected, got: " << e.what();
+    } catch (const BrokenPipeError& e) {
+      EXPECT_EQ(e.err(), EPIPE);
+    }
+    EXPECT_EQ(file.tell(), 0) << "nothing was sent: the position is left alone, as CPython";
+  }
+}
+
 struct TransportPair {
   explicit TransportPair(EventLoop& loop) : protocol(std::make_shared<RecordingProtocol>()) {
     auto [mine, theirs] = Socket::pair();
@@ -210,15 +233,18 @@ TEST(TransportSendfileTest, KeepsOrderWithWritesAndRefusesWritesWhileRunning) {
     TransportPair pair(loop);
     pair.transport->write(std::string(300000, 'H'));  // buffered: more than the socket takes
     std::string refused;
-    // Once sendfile has started (it pauses reading first), a write is refused.
+    // Once sendfile has started (natively it pauses reading first; the fallback swaps in its
+    // own protocol), a write is refused on either path.
     std::function<void()> try_write = [&] {
-      if (pair.transport->is_reading()) {
+      bool started =
+          native ? !pair.transport->is_reading() : pair.transport->get_protocol() != pair.protocol;
+      if (!started) {
         loop.call_soon(try_write);
         return;
       }
       refused = testing::error_message([&] { pair.transport->write("no"); });
     };
-    if (native) loop.call_soon(try_write);
+    loop.call_soon(try_write);
     std::size_t sent;
     if (native) {
       File file = source.open();
@@ -236,6 +262,7 @@ TEST(TransportSendfileTest, KeepsOrderWithWritesAndRefusesWritesWhileRunning) {
       });
       sent = loop.run_until_complete(aio::wait_for(sendfile(loop, *pair.transport, reader), 30));
       feeder.join();
+      EXPECT_EQ(refused, "unable to write; sendfile is in progress");
       EXPECT_EQ(pair.transport->get_protocol(), pair.protocol) << "the protocol is restored";
       EXPECT_TRUE(pair.transport->is_reading()) << "reading resumes";
     }

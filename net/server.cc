@@ -57,7 +57,7 @@ std::string Server::repr() const {
 std::vector<Socket> Server::sockets() const {
   std::vector<Socket> views;
   if (sockets_closed_) return views;
-  for (const Socket& sock : sockets_) views.push_back(Socket::view(sock.fileno()));
+  for (const Socket& sock : sockets_) views.push_back(sock.tracking_view());
   return views;
 }
 
@@ -90,7 +90,8 @@ void Server::accept_connections(Socket& listener) {
         } catch (...) {
           context.exception = std::current_exception();
         }
-        context.details["socket"] = listener.repr();
+        context.details["socket"] =
+            ContextValue(listener.repr(), std::make_shared<Socket>(listener.tracking_view()));
         loop_->call_exception_handler(context);
         int listener_fd = listener.fileno();
         loop_->unwatch_reader(listener_fd);
@@ -208,9 +209,10 @@ void Server::on_loop_closed() noexcept {
 // --- create_server -------------------------------------------------------------------------------
 
 Coro<ServerRef> create_server(EventLoop& loop, ProtocolFactory factory, ServerOptions options) {
+  loop.check_closed();
   std::vector<Socket> sockets;
   if (!options.hosts.empty() || options.port) {
-    if (options.sock.is_open()) {
+    if (options.sock.specified()) {
       throw ValueError("host/port and sock can not be specified at the same time");
     }
     bool reuse_address = options.reuse_address.value_or(true);
@@ -250,7 +252,8 @@ Coro<ServerRef> create_server(EventLoop& loop, ProtocolFactory factory, ServerOp
     }
     if (sockets.empty()) throw OSError(0, "getaddrinfo() returned empty list", true);
   } else {
-    if (!options.sock.is_open()) throw ValueError("Neither host/port nor sock were specified");
+    if (!options.sock.specified()) throw ValueError("Neither host/port nor sock were specified");
+    options.sock.check_not_closed();
     if (options.sock.type() != SOCK_STREAM) {
       throw ValueError("A Stream Socket was expected, got " + options.sock.repr());
     }
@@ -274,8 +277,9 @@ Coro<ServerRef> create_server(EventLoop& loop, ProtocolFactory factory, std::str
 Coro<ServerRef> create_unix_server(EventLoop& loop, ProtocolFactory factory,
                                    std::optional<std::string> path, Socket sock, int backlog,
                                    bool start_serving) {
+  loop.check_closed();  // before a stale socket file is removed
   if (path) {
-    if (sock.is_open()) throw ValueError("path and sock can not be specified at the same time");
+    if (sock.specified()) throw ValueError("path and sock can not be specified at the same time");
     SocketAddress address = SocketAddress::unix_path(*path);
     if (!address.is_abstract()) {
       // A socket file left by an earlier server is replaced; anything else stays and the bind
@@ -292,7 +296,8 @@ Coro<ServerRef> create_unix_server(EventLoop& loop, ProtocolFactory factory,
       throw_bind_error(err, address);
     }
   } else {
-    if (!sock.is_open()) throw ValueError("path was not specified, and no sock specified");
+    if (!sock.specified()) throw ValueError("path was not specified, and no sock specified");
+    sock.check_not_closed();
     if (sock.family() != AF_UNIX || sock.type() != SOCK_STREAM) {
       throw ValueError("A UNIX Domain Stream Socket was expected, got " + sock.repr());
     }

@@ -16,6 +16,7 @@ namespace {
 bool would_block(int err) { return err == EAGAIN || err == EWOULDBLOCK || err == EINTR; }
 
 void check_socket(EventLoop& loop, const Socket& sock) {
+  loop.check_closed();  // before any system call: a blocking socket would block the thread
   if (loop.get_debug() && sock.blocking()) throw ValueError("the socket must be non-blocking");
 }
 

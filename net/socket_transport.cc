@@ -111,7 +111,7 @@ std::any SocketTransport::get_extra_info(std::string_view name, std::any default
   if (name == "peername" && peername_) return *peername_;
   if (name == "sockname" && sockname_) return *sockname_;
   if (name == "socket" && socket_.is_open()) {
-    return std::make_shared<Socket>(Socket::view(socket_.fileno()));
+    return std::make_shared<Socket>(socket_.tracking_view());
   }
   return default_value;
 }
@@ -164,7 +164,7 @@ void SocketTransport::read_into_protocol() {
 void SocketTransport::read_into_buffered_protocol() {
   std::span<std::byte> buffer;
   try {
-    buffer = buffered_protocol_->get_buffer(0);
+    buffer = buffered_protocol_->get_buffer(-1);
     if (buffer.empty()) throw RuntimeError("get_buffer() returned an empty buffer");
   } catch (...) {
     fatal_error(current_error_unless_interrupt(),
@@ -210,8 +210,14 @@ void SocketTransport::on_eof() {
 // --- Writing -------------------------------------------------------------------------------------
 
 void SocketTransport::write(std::span<const std::byte> data) {
+  if (empty_waiter_ || sendfile_fallback_) {
+    throw RuntimeError("unable to write; sendfile is in progress");
+  }
+  sendfile_write(data);
+}
+
+void SocketTransport::sendfile_write(std::span<const std::byte> data) {
   if (eof_) throw RuntimeError("Cannot call write() after write_eof()");
-  if (empty_waiter_) throw RuntimeError("unable to write; sendfile is in progress");
   if (data.empty()) return;
   if (conn_lost_ > 0) {
     if (conn_lost_ >= internal::kWarnAfterLostWrites)
@@ -289,12 +295,12 @@ void SocketTransport::set_write_buffer_limits(std::optional<std::size_t> high,
 }
 
 void SocketTransport::maybe_pause_protocol() {
-  if (protocol_ && loop_ != nullptr) flow_.maybe_pause(buffer_.size(), *loop_, *protocol_, repr());
+  if (protocol_ && loop_ != nullptr) flow_.maybe_pause(buffer_.size(), *loop_, protocol_, *this);
 }
 
 void SocketTransport::maybe_resume_protocol() {
   if (protocol_ && loop_ != nullptr) {
-    flow_.maybe_resume(buffer_.size(), *loop_, *protocol_, repr());
+    flow_.maybe_resume(buffer_.size(), *loop_, protocol_, *this);
   }
 }
 
@@ -312,7 +318,7 @@ void SocketTransport::close() {
 }
 
 void SocketTransport::fatal_error(std::exception_ptr error, const char* message) {
-  internal::report_fatal_error(*loop_, error, message, repr(), protocol_.get());
+  internal::report_fatal_error(*loop_, error, message, *this, protocol_);
   force_close(error);
 }
 

@@ -78,7 +78,7 @@ class SocketTransport final : public Transport,
   std::optional<SocketAddress> peername() const { return peername_; }
   std::optional<SocketAddress> sockname() const { return sockname_; }
   // A non-owning view of the socket (invalid once the transport is closed).
-  Socket socket() const { return Socket::view(socket_.fileno()); }
+  Socket socket() const { return socket_.tracking_view(); }
   int fileno() const { return socket_.fileno(); }
   EventLoop* get_loop() const { return loop_; }
   // Whether pause_writing() was called and resume_writing() not yet (flow control).
@@ -89,6 +89,12 @@ class SocketTransport final : public Transport,
   // empty (RuntimeError if a sendfile is already running).
   Future<void> begin_sendfile();
   void end_sendfile();
+  // Internal (loop.sendfile's read+write fallback): write() is refused the same way from
+  // begin_sendfile_fallback() until end_sendfile_fallback(); the fallback writes with
+  // sendfile_write().
+  void begin_sendfile_fallback() { sendfile_fallback_ = true; }
+  void end_sendfile_fallback() { sendfile_fallback_ = false; }
+  void sendfile_write(std::span<const std::byte> data);
 
  private:
   SocketTransport(EventLoop& loop, Socket socket, internal::ConnectionTracker* server);
@@ -127,6 +133,7 @@ class SocketTransport final : public Transport,
   bool paused_ = false;  // pause_reading()
   bool protocol_connected_ = false;
   std::optional<Future<void>> empty_waiter_;  // set while loop.sendfile runs natively
+  bool sendfile_fallback_ = false;            // loop.sendfile's fallback is writing
 };
 
 }  // namespace aio

@@ -204,20 +204,66 @@ TEST(SocketTransportTest, PauseAndResumeWritingExactlyOnceEach) {
   run_once(loop);
 }
 
+// asyncio's contexts carry the objects: a handler can compare them with its own, or close the
+// transport through them. The descriptions are what the default handler prints.
+void expect_transport_and_protocol(const ExceptionContext& context, BaseTransport& transport,
+                                   const std::shared_ptr<RecordingProtocol>& protocol,
+                                   bool closed_since = false) {
+  const auto* reported_transport = context.get<internal::Ref<BaseTransport>>("transport");
+  ASSERT_NE(reported_transport, nullptr) << "'transport' holds the transport object";
+  EXPECT_EQ(reported_transport->get(), &transport);
+  // The description is the transport as it was when reported.
+  if (closed_since) {
+    EXPECT_EQ(context.details.at("transport").repr.rfind("<SocketTransport fd=", 0), 0u);
+  } else {
+    EXPECT_EQ(context.details.at("transport").repr, transport.repr());
+  }
+  const auto* reported_protocol = context.get<std::shared_ptr<BaseProtocol>>("protocol");
+  ASSERT_NE(reported_protocol, nullptr) << "'protocol' holds the protocol object";
+  EXPECT_EQ(reported_protocol->get(), protocol.get());
+  EXPECT_EQ(context.details.at("protocol").repr, "aio::testing::RecordingProtocol");
+  EXPECT_EQ(context.get<std::string>("transport"), nullptr) << "typed: no other type matches";
+}
+
+// Records every exception-handler call from now on, and writes until the transport buffers (a
+// 1-byte high-water mark: the protocol is paused).
+void fill_until_buffered(EventLoop& loop, Pair& pair, std::vector<ExceptionContext>& reported) {
+  run_once(loop);
+  loop.set_exception_handler(
+      [&reported](EventLoop&, const ExceptionContext& context) { reported.push_back(context); });
+  pair.transport->set_write_buffer_limits(1, 0);
+  std::string chunk(64 << 10, 'z');
+  while (pair.transport->get_write_buffer_size() == 0) pair.transport->write(chunk);
+}
+
+TEST(SocketTransportTest, ThrowingResumeWritingCarriesTransportAndProtocol) {
+  EventLoop loop;
+  Pair pair(loop);
+  pair.protocol->on_resume = [] { throw ValueError("resume failed"); };
+  std::vector<ExceptionContext> reported;
+  fill_until_buffered(loop, pair, reported);
+  run_until(loop, [&] {
+    testing::read_some(pair.peer.fileno());
+    return !reported.empty();
+  });
+  ASSERT_EQ(reported.size(), 1u);
+  EXPECT_EQ(reported[0].message, "protocol.resume_writing() failed");
+  expect_transport_and_protocol(reported[0], *pair.transport, pair.protocol);
+  // The handler may act on the object: close the transport it was given.
+  (*reported[0].get<internal::Ref<BaseTransport>>("transport"))->close();
+  run_until(loop, [&] { return pair.protocol->lost(); });
+}
+
 TEST(SocketTransportTest, ThrowingPauseWritingIsReportedAndTheTransportGoesOn) {
   EventLoop loop;
   Pair pair(loop);
   pair.protocol->on_pause = [] { throw ValueError("pause failed"); };
-  run_once(loop);
   std::vector<ExceptionContext> reported;
-  loop.set_exception_handler(
-      [&](EventLoop&, const ExceptionContext& context) { reported.push_back(context); });
-  pair.transport->set_write_buffer_limits(1, 0);
-  std::string chunk(64 << 10, 'z');
-  while (pair.transport->get_write_buffer_size() == 0) pair.transport->write(chunk);
+  fill_until_buffered(loop, pair, reported);
   ASSERT_EQ(reported.size(), 1u);
   EXPECT_EQ(reported[0].message, "protocol.pause_writing() failed");
   EXPECT_TRUE(holds<ValueError>(reported[0].exception));
+  expect_transport_and_protocol(reported[0], *pair.transport, pair.protocol);
   EXPECT_FALSE(pair.transport->is_closing());
   pair.transport->abort();
   run_once(loop);
@@ -226,7 +272,8 @@ TEST(SocketTransportTest, ThrowingPauseWritingIsReportedAndTheTransportGoesOn) {
 // A BufferedProtocol that also records, for switching protocols mid-stream.
 class Buffered : public BufferedProtocol {
  public:
-  std::span<std::byte> get_buffer(std::size_t) override {
+  std::span<std::byte> get_buffer(std::ptrdiff_t sizehint) override {
+    hints.push_back(sizehint);
     if (fail_get_buffer) throw ValueError("no buffer");
     if (empty_buffer) return {};
     return std::span<std::byte>(buffer_, 4);  // small: several calls for one write
@@ -240,6 +287,7 @@ class Buffered : public BufferedProtocol {
   }
   std::string received;
   bool lost = false, fail_get_buffer = false, empty_buffer = false;
+  std::vector<std::ptrdiff_t> hints;  // every sizehint get_buffer was given
   std::exception_ptr lost_error;
 
  private:
@@ -257,6 +305,8 @@ TEST(SocketTransportTest, SwitchingBetweenProtocolAndBufferedProtocolMidStream) 
   EXPECT_EQ(pair.transport->get_protocol(), buffered);
   ::send(pair.peer.fileno(), "second-part", 11, 0);
   run_until(loop, [&] { return buffered->received == "second-part"; });
+  ASSERT_FALSE(buffered->hints.empty());
+  for (std::ptrdiff_t hint : buffered->hints) EXPECT_EQ(hint, -1) << "CPython 3.8 passes -1";
   pair.transport->set_protocol(pair.protocol);
   ::send(pair.peer.fileno(), "third", 5, 0);
   run_until(loop, [&] { return pair.protocol->received == "firstthird"; });
@@ -299,6 +349,7 @@ TEST(SocketTransportTest, ThrowingDataReceivedIsFatalAndReported) {
   run_until(loop, [&] { return pair.protocol->lost(); });
   ASSERT_EQ(reported.size(), 1u);
   EXPECT_EQ(reported[0].message, "Fatal error: protocol.data_received() call failed.");
+  expect_transport_and_protocol(reported[0], *pair.transport, pair.protocol, /*closed_since=*/true);
   EXPECT_EQ(pair.protocol->trace(), "made data lost:aio::ValueError: bad data");
 }
 

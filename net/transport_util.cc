@@ -48,19 +48,29 @@ std::exception_ptr current_error_unless_interrupt() {
   return error;
 }
 
+void add_transport_and_protocol(ExceptionContext& context, BaseTransport& transport,
+                                const std::shared_ptr<BaseProtocol>& protocol) {
+  context.details["transport"] =
+      ContextValue(transport.repr(), internal::Ref<BaseTransport>::share(&transport));
+  if (protocol) {
+    const BaseProtocol& object = *protocol;
+    context.details["protocol"] = ContextValue(demangle_type(typeid(object)), protocol);
+  }
+}
+
 void report_fatal_error(EventLoop& loop, const std::exception_ptr& error, const char* message,
-                        const std::string& transport_repr, const BaseProtocol* protocol) {
+                        BaseTransport& transport, const std::shared_ptr<BaseProtocol>& protocol) {
   if (holds<OSError>(error)) {
     if (loop.get_debug()) {
-      log(LogLevel::kDebug, transport_repr + ": " + message + ": " + describe_exception(error));
+      log(LogLevel::kDebug, transport.repr() + ": " + message + ": " + describe_exception(error),
+          error);
     }
     return;
   }
   ExceptionContext context;
   context.message = message;
   context.exception = error;
-  context.details["transport"] = transport_repr;
-  if (protocol != nullptr) context.details["protocol"] = demangle_type(typeid(*protocol));
+  add_transport_and_protocol(context, transport, protocol);
   loop.call_exception_handler(context);
 }
 

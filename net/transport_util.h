@@ -6,11 +6,13 @@
 #include <cerrno>
 #include <cstddef>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include "loop/event_loop.h"
 #include "net/closes_with_loop.h"
 #include "net/protocols.h"
+#include "net/transports.h"
 
 namespace aio::internal {
 
@@ -44,9 +46,14 @@ void ignore_sigpipe_once();
 void release_transport_fd(EventLoop* loop, int fd, ClosesWithLoop* transport) noexcept;
 
 // asyncio's _fatal_error reporting: an OSError is only logged in debug mode; anything else goes
-// to the exception handler with `message`, the transport and the protocol.
+// to the exception handler with `message`, the transport and the protocol (the objects, with
+// their descriptions). The debug log record of an OSError carries it as its exception.
 void report_fatal_error(EventLoop& loop, const std::exception_ptr& error, const char* message,
-                        const std::string& transport_repr, const BaseProtocol* protocol);
+                        BaseTransport& transport, const std::shared_ptr<BaseProtocol>& protocol);
+
+// The 'transport' and 'protocol' keys of an exception-handler context (protocol if non-null).
+void add_transport_and_protocol(ExceptionContext& context, BaseTransport& transport,
+                                const std::shared_ptr<BaseProtocol>& protocol);
 
 }  // namespace aio::internal
 

@@ -3,11 +3,14 @@
 #define AIO_TESTING_LOOP_TEST_UTIL_H_
 
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <mutex>
 #include <string>
@@ -107,9 +110,10 @@ inline void expect_same_as_cpython(const std::string& ours, const std::string& s
 class LogCapture {
  public:
   LogCapture() {
-    previous_ = set_log_sink([this](LogLevel level, std::string_view message) {
+    previous_ = set_log_sink([this](const LogRecord& record) {
       std::lock_guard<std::mutex> lock(mutex_);
-      records_.push_back({level, std::string(message)});
+      records_.push_back(
+          {record.level, std::string(record.message), record.exception, record.context != nullptr});
     });
   }
   ~LogCapture() { set_log_sink(std::move(previous_)); }
@@ -117,6 +121,8 @@ class LogCapture {
   struct Record {
     LogLevel level;
     std::string message;
+    std::exception_ptr exception;  // the record's exc_info
+    bool from_exception_handler;   // the record carried the handler's context
   };
   std::vector<Record> records() const {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -128,6 +134,26 @@ class LogCapture {
   std::vector<Record> records_;
   LogSink previous_;
 };
+
+// For the `@loopback_only` test variants (bazel/aio.bzl): fails unless every configured
+// address is on a loopback interface (and lo is up). Skips the test elsewhere.
+inline void expect_loopback_only_namespace() {
+  if (std::getenv("AIO_EXPECT_LOOPBACK_ONLY") == nullptr) {
+    GTEST_SKIP() << "only meaningful in the @loopback_only variant";
+  }
+  ifaddrs* list = nullptr;
+  ASSERT_EQ(::getifaddrs(&list), 0);
+  bool loopback_up = false;
+  for (const ifaddrs* entry = list; entry != nullptr; entry = entry->ifa_next) {
+    if (entry->ifa_addr == nullptr) continue;
+    int family = entry->ifa_addr->sa_family;
+    if (family != AF_INET && family != AF_INET6) continue;
+    EXPECT_TRUE(entry->ifa_flags & IFF_LOOPBACK) << entry->ifa_name << " has an address";
+    loopback_up |= (entry->ifa_flags & IFF_LOOPBACK) && (entry->ifa_flags & IFF_UP);
+  }
+  ::freeifaddrs(list);
+  EXPECT_TRUE(loopback_up) << "lo is up";
+}
 
 // A non-blocking pipe closed on destruction.
 struct Pipe {
