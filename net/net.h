@@ -1,5 +1,5 @@
 // Everything of //net in one include: transports and protocols, connections, servers and the
-// sock_* operations.
+// sock_* operations, and the streams API (open_connection, start_server, StreamReader...).
 #ifndef AIO_NET_NET_H_
 #define AIO_NET_NET_H_
 
@@ -14,6 +14,7 @@
 #include "net/sock_ops.h"
 #include "net/socket.h"
 #include "net/socket_transport.h"
+#include "net/streams.h"
 #include "net/transports.h"
 
 #endif  // AIO_NET_NET_H_

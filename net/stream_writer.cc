@@ -1,0 +1,55 @@
+#include "net/stream_writer.h"
+
+#include <utility>
+
+#include "net/stream_reader_protocol.h"
+
+namespace aio {
+namespace {
+
+// drain() and wait_closed() take their own references: the frame is created when the call is
+// made (Coro is lazy), so they stay valid even if the writer handle goes first.
+Coro<void> drain_in(std::shared_ptr<StreamReaderProtocol> protocol,
+                    std::optional<StreamReader> reader, TransportRef transport) {
+  if (reader) {
+    if (std::exception_ptr error = reader->exception()) std::rethrow_exception(error);
+  }
+  if (transport->is_closing()) {
+    // Let connection_lost run: without this yield, a `write(); co_await drain();` loop on a
+    // closed connection would never see it, nor its error.
+    co_await sleep(0);
+  }
+  if (std::optional<Future<void>> waiter = protocol->drain_waiter()) co_await *waiter;
+}
+
+Coro<void> wait_closed_in(Future<void> closed) { co_await closed; }
+
+}  // namespace
+
+StreamWriter::StreamWriter(TransportRef transport, std::shared_ptr<StreamReaderProtocol> protocol,
+                           std::optional<StreamReader> reader, EventLoop& loop)
+    : transport_(std::move(transport)),
+      protocol_(std::move(protocol)),
+      reader_(std::move(reader)),
+      loop_(&loop) {}
+
+void StreamWriter::writelines(const std::vector<std::string_view>& pieces) {
+  std::vector<std::span<const std::byte>> spans;
+  spans.reserve(pieces.size());
+  for (std::string_view piece : pieces) {
+    spans.push_back(std::as_bytes(std::span<const char>(piece.data(), piece.size())));
+  }
+  transport_->writelines(spans);
+}
+
+Coro<void> StreamWriter::drain() { return drain_in(protocol_, reader_, transport_); }
+
+Coro<void> StreamWriter::wait_closed() { return wait_closed_in(protocol_->closed()); }
+
+std::string StreamWriter::repr() const {
+  std::string text = "<StreamWriter transport=" + transport_->repr();
+  if (reader_) text += " reader=" + reader_->repr();
+  return text + ">";
+}
+
+}  // namespace aio
