@@ -36,9 +36,9 @@ struct StreamReader::State {
     std::string out;
     if (head == 0 && n == data.size() && n >= 4096) {
       out.swap(data);  // a large read of everything: hand the buffer over instead of copying
-    } else {
-      out.assign(data, head, n);
+      return out;
     }
+    out.assign(data, head, n);
     consume(n);
     return out;
   }

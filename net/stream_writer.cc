@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "loop/combinators.h"
 #include "net/stream_reader_protocol.h"
 
 namespace aio {
@@ -22,7 +23,9 @@ Coro<void> drain_in(std::shared_ptr<StreamReaderProtocol> protocol,
   if (std::optional<Future<void>> waiter = protocol->drain_waiter()) co_await *waiter;
 }
 
-Coro<void> wait_closed_in(Future<void> closed) { co_await closed; }
+// Shielded, unlike asyncio: a cancelled wait_closed() (a timeout around it, say) must not cancel
+// the connection's one close future, or every later wait_closed() would raise CancelledError.
+Coro<void> wait_closed_in(Future<void> closed) { co_await shield(closed); }
 
 }  // namespace
 

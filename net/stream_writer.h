@@ -49,6 +49,7 @@ class StreamWriter {
   // ConnectionResetError("Connection lost") once the connection is gone.
   Coro<void> drain();
   // Waits until the connection is closed (connection_lost ran); raises its error, if any.
+  // Cancelling it does not affect later calls (asyncio's would then raise CancelledError).
   Coro<void> wait_closed();
 
   // "<StreamWriter transport=<...> reader=<StreamReader ...>>".
