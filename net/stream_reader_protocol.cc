@@ -46,22 +46,22 @@ void StreamReaderProtocol::connection_made(ReadTransport& transport) {
 }
 
 void StreamReaderProtocol::start_client_callback(Transport& transport) {
-  writer_.emplace(transport_, shared_from_this(), reader_, *loop_);
+  StreamWriter writer(transport_, shared_from_this(), reader_, *loop_);
   if (client_connected_cb_.plain_) {
-    (*client_connected_cb_.plain_)(*reader_, *writer_);
+    (*client_connected_cb_.plain_)(*reader_, std::move(writer));
     return;
   }
-  task_ =
-      loop_->create_task(run_client_connected(client_connected_cb_.coroutine_, *reader_, *writer_));
+  Task<void> task = loop_->create_task(
+      run_client_connected(client_connected_cb_.coroutine_, *reader_, std::move(writer)));
   // A callback that fails (or is cancelled) must not leave its connection open for ever: the
   // error goes to the exception handler and the transport is closed (as CPython 3.12; 3.8 only
   // logged "Task exception was never retrieved" and left the connection open).
-  task_->add_done_callback([loop = loop_, transport = transport_](Future<void>& task) {
-    if (task.cancelled()) {
+  task.add_done_callback([loop = loop_, transport = transport_](Future<void>& done) {
+    if (done.cancelled()) {
       transport->close();
       return;
     }
-    if (std::exception_ptr error = task.exception()) {
+    if (std::exception_ptr error = done.exception()) {
       ExceptionContext context;
       context.message = "Unhandled exception in client_connected_cb";
       context.exception = error;
@@ -101,10 +101,8 @@ void StreamReaderProtocol::connection_lost(std::exception_ptr error) {
       }
     }
   }
-  // Break the cycles through the transport (it holds this protocol) and the writer.
+  // Break the cycle through the transport (it holds this protocol) and let the reader go.
   reader_.reset();
-  writer_.reset();
-  task_.reset();
   transport_.reset();
 }
 

@@ -74,9 +74,6 @@ class StreamReaderProtocol : public Protocol,
   // not paused; else a future done when writing resumes (or the connection is lost).
   std::optional<Future<void>> drain_waiter();
   Future<void> closed() const { return closed_; }
-  // The Task running a coroutine client_connected_cb (empty otherwise or once the connection
-  // is lost).
-  const std::optional<Task<void>>& task() const { return task_; }
 
  private:
   void start_client_callback(Transport& transport);
@@ -84,8 +81,9 @@ class StreamReaderProtocol : public Protocol,
   EventLoop* loop_;
   std::optional<StreamReader> reader_;
   ClientConnectedCallback client_connected_cb_;
-  std::optional<StreamWriter> writer_;
-  std::optional<Task<void>> task_;
+  // Neither the writer nor the callback's Task is kept here (asyncio keeps both): the writer
+  // holds this protocol, and a transport dropped with its loop never calls connection_lost, so
+  // either would make a cycle that is never broken. The task lives as long as what it awaits.
   TransportRef transport_;
   bool over_ssl_ = false;
   Future<void> closed_;  // done at connection_lost (with its error, if any)

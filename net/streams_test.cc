@@ -524,5 +524,31 @@ TEST_F(StreamsTest, WriterReprAndWritelines) {
   }());
 }
 
+TEST(StreamsLoopCloseTest, ConnectionsLeftOpenAreReleasedWithTheirLoop) {
+  // Neither side closes: the handler waits in readline, the client holds its streams. Closing
+  // the loop must release every fd (fd_leak_check) and every object (LeakSanitizer under asan):
+  // the streams keep no reference cycle alive once their transport lets go.
+  std::optional<Streams> kept;
+  {
+    EventLoop loop;
+    bool waiting = false;
+    loop.run_until_complete(wait_for(
+        [&]() -> Coro<void> {
+          ServerRef server = co_await start_server(
+              [&](StreamReader reader, StreamWriter writer) -> Coro<void> {
+                waiting = true;
+                co_await reader.readline();
+              },
+              "127.0.0.1", 0);
+          kept = co_await open_connection("127.0.0.1", port_of(server));
+          while (!waiting) co_await sleep(0.001);
+        }(),
+        10));
+    testing::LogCapture logs;  // "unclosed transport ... closed with its loop"
+    loop.close();
+  }
+  kept.reset();
+}
+
 }  // namespace
 }  // namespace aio
