@@ -3,6 +3,7 @@
 //
 //   load_generator [--host 127.0.0.1] --port N | --unix PATH
 //                  [--connections 1] [--size 64] [--duration 3] [--warmup 1] [--server-pid PID]
+//                  [--lines]
 //
 // Every connection plays ping-pong: it sends one message of --size bytes, waits for the whole
 // echo, checks every byte, records the round trip, and sends the next. After --warmup seconds
@@ -15,7 +16,9 @@
 //
 // Server CPU comes from /proc/PID/task/*/schedstat (first field: ns on CPU, exact), or from
 // utime+stime in /proc/PID/stat (clock ticks) if schedstat is missing; without --server-pid it
-// is "na". Exit status 1 on a connection error, a wrong echoed byte, or no message completed.
+// is "na". With --lines every message is one text line (header in hex, a letters-only body,
+// "\n" last), for servers that echo line by line (readline). Exit status 1 on a connection error, a
+// wrong echoed byte, or no message completed.
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -54,12 +57,13 @@ struct Args {
   double duration = 3.0;
   double warmup = 1.0;
   int server_pid = 0;
+  bool lines = false;  // messages are "\n"-terminated text lines (no other "\n" in them)
 };
 
 [[noreturn]] void usage(const char* argv0) {
   std::fprintf(stderr,
                "usage: %s [--host 127.0.0.1] --port N | --unix PATH [--connections C] "
-               "[--size BYTES] [--duration S] [--warmup S] [--server-pid PID]\n",
+               "[--size BYTES] [--duration S] [--warmup S] [--server-pid PID] [--lines]\n",
                argv0);
   std::exit(2);
 }
@@ -68,6 +72,10 @@ Args parse_args(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
+    if (flag == "--lines") {
+      a.lines = true;
+      continue;
+    }
     if (i + 1 >= argc) usage(argv[0]);
     const char* v = argv[++i];
     if (flag == "--host") {
@@ -90,8 +98,8 @@ Args parse_args(int argc, char** argv) {
       usage(argv[0]);
     }
   }
-  if ((a.port < 0) == a.unix_path.empty() || a.connections < 1 || a.size < 16 || a.duration <= 0 ||
-      a.warmup < 0) {
+  if ((a.port < 0) == a.unix_path.empty() || a.connections < 1 || a.size < (a.lines ? 25 : 16) ||
+      a.duration <= 0 || a.warmup < 0) {
     usage(argv[0]);
   }
   return a;
@@ -157,7 +165,7 @@ struct Conn {
 
 class Generator {
  public:
-  Generator(const Args& args) : args_(args) {
+  Generator(const Args& args) : args_(args), lines_(args.lines) {
     ep_ = epoll_create1(EPOLL_CLOEXEC);
     if (ep_ < 0) fail("epoll_create1");
     conns_.resize(static_cast<size_t>(args.connections));
@@ -171,7 +179,9 @@ class Generator {
       for (unsigned char& b : c.msg) {  // a per-connection pseudo-random body
         seed = seed * 1664525u + 1013904223u;
         b = static_cast<unsigned char>(seed >> 24);
+        if (args.lines) b = static_cast<unsigned char>('a' + b % 26);
       }
+      if (args.lines) c.msg.back() = '\n';
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.u32 = c.id;
@@ -229,8 +239,15 @@ class Generator {
  private:
   void start_message(Conn& c, int64_t now) {
     ++c.seq;
-    std::memcpy(c.msg.data(), &c.seq, sizeof c.seq);  // header: sequence number and connection
-    std::memcpy(c.msg.data() + 8, &c.id, sizeof c.id);
+    if (lines_) {  // the same header as text: 16 + 8 hex digits (the size is at least 25)
+      char header[25];
+      std::snprintf(header, sizeof header, "%016llx%08x", static_cast<unsigned long long>(c.seq),
+                    c.id);
+      std::memcpy(c.msg.data(), header, 24);
+    } else {
+      std::memcpy(c.msg.data(), &c.seq, sizeof c.seq);  // header: sequence number and connection
+      std::memcpy(c.msg.data() + 8, &c.id, sizeof c.id);
+    }
     c.sent = 0;
     c.received = 0;
     c.started_ns = now;
@@ -315,6 +332,7 @@ class Generator {
   }
 
   const Args& args_;
+  const bool lines_;
   int ep_;
   std::vector<Conn> conns_;
   std::vector<int64_t> latencies_ns_;
