@@ -56,9 +56,24 @@ declare -A target=(
   [libuv]=//bench/echo:libuv_echo_server
   [asio]=//bench/echo:asio_echo_server
   [aio]=//examples:echo_server
+  [streams]=//bench/echo:streams_echo_server
 )
+# Servers that are scripts, not Bazel targets: CPython's asyncio streams, on its own loop or on
+# uvloop (Debian's python3-uvloop, installed for /usr/bin/python3). Run them with LINES=1.
+declare -A script=(
+  [asyncio]="/usr/bin/python3 bench/echo/asyncio_streams_echo_server.py"
+  [uvloop]="/usr/bin/python3 bench/echo/asyncio_streams_echo_server.py --uvloop"
+)
+# LINES=1: every message is a text line (load_generator --lines), as the line-based servers
+# (streams, asyncio, uvloop: readline / write / drain) need; the byte echo servers work either way.
+lines_flag=()
+[ "${LINES:-0}" = 1 ] && lines_flag=(--lines)
 servers=()
 for s in $SERVERS; do
+  if [ -n "${script[$s]:-}" ]; then
+    servers+=("$s")
+    continue
+  fi
   [ -n "${target[$s]:-}" ] || { echo "unknown server '$s'" >&2; exit 2; }
   if [ "$s" = aio ] && ! bazel_cmd query "${target[$s]}" >/dev/null 2>&1; then
     echo "note: ${target[$s]} does not exist yet; aio is left out" >&2
@@ -67,7 +82,7 @@ for s in $SERVERS; do
   servers+=("$s")
 done
 targets=(//bench/echo:load_generator)
-for s in "${servers[@]}"; do targets+=("${target[$s]}"); done
+for s in "${servers[@]}"; do [ -n "${target[$s]:-}" ] && targets+=("${target[$s]}"); done
 echo "building with -c opt: ${targets[*]}" >&2
 bazel_cmd build -c opt "${flags[@]}" "${targets[@]}" >&2
 bin=$(bazel_cmd info -c opt "${flags[@]}" bazel-bin 2>/dev/null)
@@ -78,7 +93,12 @@ generator=$(path_of //bench/echo:load_generator)
 declare -A port pid_of
 started=()
 for s in "${servers[@]}"; do
-  "$(path_of "${target[$s]}")" --host 127.0.0.1 --port 0 >"$tmp/$s.out" 2>"$tmp/$s.err" &
+  if [ -n "${script[$s]:-}" ]; then
+    read -r -a command <<<"${script[$s]}"
+  else
+    command=("$(path_of "${target[$s]}")")
+  fi
+  "${command[@]}" --host 127.0.0.1 --port 0 >"$tmp/$s.out" 2>"$tmp/$s.err" &
   pid=$!
   pids+=("$pid")
   p=""
@@ -112,7 +132,7 @@ for round in $(seq "$ROUNDS"); do
     for conns in $CONNS; do
       for s in "${started[@]}"; do
         if line=$("$generator" --port "${port[$s]}" --connections "$conns" --size "$size" \
-          --duration "$DURATION" --warmup "$WARMUP" --server-pid "${pid_of[$s]}" 2>"$tmp/gen.err")
+          --duration "$DURATION" --warmup "$WARMUP" --server-pid "${pid_of[$s]}" "${lines_flag[@]}" 2>"$tmp/gen.err")
         then
           echo "server=$s round=$round $line" | tee -a "$results" >&2
         else
