@@ -235,13 +235,22 @@ TEST_F(StreamsTest, DrainWaitsWhileWritingIsPausedAndSurvivesCancellation) {
   StalledSink sink{loop.create_future()};
   run([&]() -> Coro<void> {
     ServerRef server = co_await start_server(sink.callback(), "127.0.0.1", 0);
+    int small_receive = 64 * 1024;
+    ::setsockopt(server->sockets().at(0).fileno(), SOL_SOCKET, SO_RCVBUF, &small_receive,
+                 sizeof small_receive);
     auto [reader, writer] = co_await open_connection("127.0.0.1", port_of(server));
     std::string chunk(1 << 20, 'x');
     std::size_t sent = 0;
     auto [low, high] = writer.transport().get_write_buffer_limits();
     EXPECT_EQ(high, 64u * 1024);
-    // Fill the kernel buffers and then the transport's own above the high-water mark.
-    while (writer.transport().get_write_buffer_size() <= high) {
+    // Fill the kernel buffers and then the transport's own, far above the high-water mark. Fixed
+    // small kernel buffers (no autotuning: the accepted socket inherits the listener's) keep the
+    // kernel from taking it all while we wait, so the transport stays paused until the sink reads.
+    constexpr std::size_t kQueued = 4u << 20;
+    auto sock = std::any_cast<std::shared_ptr<Socket>>(writer.get_extra_info("socket"));
+    int small = 64 * 1024;
+    ::setsockopt(sock->fileno(), SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    while (writer.transport().get_write_buffer_size() <= kQueued) {
       writer.write(chunk);
       sent += chunk.size();
       co_await sleep(0.001);
