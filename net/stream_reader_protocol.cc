@@ -65,7 +65,8 @@ void StreamReaderProtocol::start_client_callback(Transport& transport) {
       ExceptionContext context;
       context.message = "Unhandled exception in client_connected_cb";
       context.exception = error;
-      context.details["transport"] = transport->repr();
+      context.details["transport"] =
+          ContextValue(transport->repr(), internal::Ref<BaseTransport>(transport));
       loop->call_exception_handler(context);
       transport->close();
     }

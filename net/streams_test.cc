@@ -208,8 +208,9 @@ TEST_F(StreamsTest, AFailingCoroutineCallbackIsReportedAndItsConnectionClosed) {
   ASSERT_EQ(reported.size(), 1u);
   EXPECT_EQ(reported[0].message, "Unhandled exception in client_connected_cb");
   EXPECT_EQ(exception_message(reported[0].exception), "handler failed");
-  EXPECT_NE(reported[0].details.at("transport").find("SocketTransport"), std::string::npos)
+  EXPECT_NE(reported[0].details.at("transport").repr.find("SocketTransport"), std::string::npos)
       << reported[0].details.at("transport");
+  EXPECT_NE(reported[0].get<internal::Ref<BaseTransport>>("transport"), nullptr);
 }
 
 // --- drain() -----------------------------------------------------------------------------------
