@@ -35,6 +35,9 @@ std::string lowercase(std::string text) {
 
 Server::Server(EventLoop& loop, std::vector<Socket> sockets, ProtocolFactory factory, int backlog)
     : loop_(&loop), sockets_(std::move(sockets)), factory_(std::move(factory)), backlog_(backlog) {
+  for (const Socket& sock : sockets_) {
+    socket_objects_.push_back(std::make_shared<Socket>(sock.tracking_view()));
+  }
   internal::register_with_loop(loop, this);
 }
 
@@ -90,8 +93,11 @@ void Server::accept_connections(Socket& listener) {
         } catch (...) {
           context.exception = std::current_exception();
         }
-        context.details["socket"] =
-            ContextValue(listener.repr(), std::make_shared<Socket>(listener.tracking_view()));
+        std::shared_ptr<Socket> object;
+        for (const auto& candidate : socket_objects_) {
+          if (candidate->fileno() == listener.fileno()) object = candidate;
+        }
+        context.details["socket"] = ContextValue(listener.repr(), std::move(object));
         loop_->call_exception_handler(context);
         int listener_fd = listener.fileno();
         loop_->unwatch_reader(listener_fd);

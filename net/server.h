@@ -95,6 +95,9 @@ class Server final : private internal::ConnectionTracker, private internal::Clos
 
   EventLoop* loop_;
   std::vector<Socket> sockets_;
+  // The 'socket' objects of exception contexts, one tracking view per listener, made up front:
+  // the out-of-resources report (EMFILE, ENOMEM...) must not need a new allocation.
+  std::vector<std::shared_ptr<Socket>> socket_objects_;
   bool sockets_closed_ = false;
   ProtocolFactory factory_;
   int backlog_;

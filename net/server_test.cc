@@ -316,6 +316,11 @@ TEST(ServerTest, OutOfFileDescriptorsPausesAcceptingWithoutClosing) {
   EXPECT_EQ(factory.made.size(), 1u);
   EXPECT_EQ(reported[0].message, "socket.accept() out of system resource");
   EXPECT_TRUE(holds<OSError>(reported[0].exception));
+  // 'socket' holds the listener itself (a tracking view), not only its description.
+  const auto* listener = reported[0].get<std::shared_ptr<Socket>>("socket");
+  ASSERT_NE(listener, nullptr);
+  EXPECT_EQ((*listener)->fileno(), server->sockets()[0].fileno());
+  EXPECT_EQ(reported[0].details.at("socket").repr.rfind("<socket.socket fd=", 0), 0u);
   EXPECT_TRUE(server->is_serving()) << "the server stays open";
   // After asyncio's 1 s pause, accepting resumes and the waiting clients get in.
   run_until(loop, [&] { return factory.made.size() == 3; });
