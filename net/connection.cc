@@ -207,9 +207,25 @@ void check_stream_socket(const Socket& sock) {
 
 namespace internal {
 Coro<Connection<>> start_socket_transport(EventLoop& loop, const ProtocolFactory& factory,
-                                          Socket sock) {
+                                          Socket sock, const SslOptions& tls, bool server_side) {
   sock.setblocking(false);
   std::shared_ptr<BaseProtocol> protocol = factory();
+  if (tls.ssl) {
+    // asyncio's _make_ssl_transport: the socket transport runs the TLS protocol, whose waiter
+    // is done once the handshake is and the application protocol is connected.
+    Future<void> waiter = loop.create_future();
+    TransportSecurity::Wrapped wrapped =
+        tls.ssl->wrap(loop, protocol, waiter, server_side, tls.server_hostname.value_or(""),
+                      tls.ssl_handshake_timeout);
+    Ref<SocketTransport> transport = SocketTransport::create(loop, std::move(sock), wrapped.wire);
+    try {
+      co_await waiter;
+    } catch (...) {
+      transport->close();
+      throw;
+    }
+    co_return Connection<>{std::move(wrapped.app), std::move(protocol)};
+  }
   Future<void> waiter = loop.create_future();
   Ref<SocketTransport> transport = SocketTransport::create(loop, std::move(sock), protocol, waiter);
   try {
@@ -220,11 +236,37 @@ Coro<Connection<>> start_socket_transport(EventLoop& loop, const ProtocolFactory
   }
   co_return Connection<>{TransportRef(std::move(transport)), std::move(protocol)};
 }
+
+ProtocolFactory secure_server_factory(EventLoop& loop, ProtocolFactory factory, SslOptions tls) {
+  return [&loop, factory = std::move(factory), tls = std::move(tls)] {
+    return tls.ssl
+        ->wrap(loop, factory(), std::nullopt, /*server_side=*/true, "", tls.ssl_handshake_timeout)
+        .wire;
+  };
+}
+
+void check_handshake_timeout_needs_ssl(const SslOptions& tls) {
+  if (tls.ssl_handshake_timeout && !tls.ssl) {
+    throw ValueError("ssl_handshake_timeout is only meaningful with ssl");
+  }
+}
 }  // namespace internal
 
 Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory,
                                      ConnectionOptions options) {
   loop.check_closed();
+  // asyncio's checks, in its order.
+  if (options.server_hostname && !options.ssl) {
+    throw ValueError("server_hostname is only meaningful with ssl");
+  }
+  if (!options.server_hostname && options.ssl) {
+    if (!options.host || options.host->empty()) {
+      throw ValueError("You must set server_hostname when using ssl without a host");
+    }
+    options.server_hostname = options.host;
+  }
+  SslOptions tls{options.ssl, options.server_hostname, options.ssl_handshake_timeout};
+  internal::check_handshake_timeout_needs_ssl(tls);
   if (options.happy_eyeballs_delay && !options.interleave) options.interleave = 1;
   Socket sock = std::move(options.sock);
   if (options.host || options.port) {
@@ -277,7 +319,7 @@ Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory,
     sock.check_not_closed();
     check_stream_socket(sock);
   }
-  co_return co_await internal::start_socket_transport(loop, factory, std::move(sock));
+  co_return co_await internal::start_socket_transport(loop, factory, std::move(sock), tls);
 }
 
 Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host,
@@ -289,8 +331,15 @@ Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory, s
 }
 
 Coro<Connection<>> create_unix_connection(EventLoop& loop, ProtocolFactory factory,
-                                          std::optional<std::string> path, Socket sock) {
+                                          std::optional<std::string> path, Socket sock,
+                                          SslOptions tls) {
   loop.check_closed();
+  if (tls.ssl) {
+    if (!tls.server_hostname) throw ValueError("you have to pass server_hostname when using ssl");
+  } else {
+    if (tls.server_hostname) throw ValueError("server_hostname is only meaningful with ssl");
+    internal::check_handshake_timeout_needs_ssl(tls);
+  }
   if (path) {
     if (sock.specified()) throw ValueError("path and sock can not be specified at the same time");
     sock = Socket::create(AF_UNIX, SOCK_STREAM);
@@ -302,15 +351,18 @@ Coro<Connection<>> create_unix_connection(EventLoop& loop, ProtocolFactory facto
       throw ValueError("A UNIX Domain Stream Socket was expected, got " + sock.repr());
     }
   }
-  co_return co_await internal::start_socket_transport(loop, factory, std::move(sock));
+  co_return co_await internal::start_socket_transport(loop, factory, std::move(sock), tls);
 }
 
-Coro<Connection<>> connect_accepted_socket(EventLoop& loop, ProtocolFactory factory, Socket sock) {
+Coro<Connection<>> connect_accepted_socket(EventLoop& loop, ProtocolFactory factory, Socket sock,
+                                           SslOptions tls) {
   loop.check_closed();
+  internal::check_handshake_timeout_needs_ssl(tls);
   if (!sock.specified()) throw ValueError("no sock was specified");
   sock.check_not_closed();
   check_stream_socket(sock);
-  co_return co_await internal::start_socket_transport(loop, factory, std::move(sock));
+  co_return co_await internal::start_socket_transport(loop, factory, std::move(sock), tls,
+                                                      /*server_side=*/true);
 }
 
 }  // namespace aio

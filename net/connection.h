@@ -16,6 +16,7 @@
 #include "loop/event_loop.h"
 #include "loop/task.h"
 #include "net/socket.h"
+#include "net/transport_security.h"
 #include "net/transports.h"
 
 namespace aio {
@@ -42,6 +43,12 @@ struct ConnectionOptions {
   // Reorder addresses, alternating families, this many of the first family first. Unset with
   // happy_eyeballs_delay set: 1.
   std::optional<int> interleave;
+  // TLS: a context (aio::tls::SSLContext from //tls) makes this a TLS connection; the call
+  // returns once the handshake is done. server_hostname defaults to host ("" sends no SNI and
+  // checks no name); ssl_handshake_timeout defaults to 60 s.
+  std::shared_ptr<TransportSecurity> ssl;
+  std::optional<std::string> server_hostname;
+  std::optional<double> ssl_handshake_timeout;
 };
 
 // asyncio's create_connection. The addresses are tried one after another, or staggered with
@@ -55,12 +62,16 @@ Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory,
 Coro<Connection<>> create_connection(EventLoop& loop, ProtocolFactory factory, std::string host,
                                      std::uint16_t port);
 
-// A UNIX stream connection to `path`, or over `sock` (a connected UNIX stream socket).
+// A UNIX stream connection to `path`, or over `sock` (a connected UNIX stream socket). With
+// `tls.ssl`, `tls.server_hostname` is required.
 Coro<Connection<>> create_unix_connection(EventLoop& loop, ProtocolFactory factory,
-                                          std::optional<std::string> path, Socket sock = {});
+                                          std::optional<std::string> path, Socket sock = {},
+                                          SslOptions tls = {});
 
-// Wraps a connection accepted outside the loop (e.g. by another server).
-Coro<Connection<>> connect_accepted_socket(EventLoop& loop, ProtocolFactory factory, Socket sock);
+// Wraps a connection accepted outside the loop (e.g. by another server); with `tls.ssl` as the
+// server side of TLS (`tls.server_hostname` is not used).
+Coro<Connection<>> connect_accepted_socket(EventLoop& loop, ProtocolFactory factory, Socket sock,
+                                           SslOptions tls = {});
 
 // The typed forms: the protocol comes back as the factory's own type,
 //   auto [transport, protocol] = co_await aio::create_connection<Echo>(loop, make_echo, options);
@@ -95,23 +106,33 @@ requires FactoryOf<P, Factory> Coro<Connection<P>> create_connection(EventLoop& 
 }
 template <class P, class Factory>
 requires FactoryOf<P, Factory> Coro<Connection<P>> create_unix_connection(
-    EventLoop& loop, Factory factory, std::optional<std::string> path, Socket sock = {}) {
+    EventLoop& loop, Factory factory, std::optional<std::string> path, Socket sock = {},
+    SslOptions tls = {}) {
   co_return internal::typed<P>(co_await create_unix_connection(
-      loop, internal::erase_factory<P>(std::move(factory)), std::move(path), std::move(sock)));
+      loop, internal::erase_factory<P>(std::move(factory)), std::move(path), std::move(sock),
+      std::move(tls)));
 }
 template <class P, class Factory>
 requires FactoryOf<P, Factory> Coro<Connection<P>> connect_accepted_socket(EventLoop& loop,
                                                                            Factory factory,
-                                                                           Socket sock) {
+                                                                           Socket sock,
+                                                                           SslOptions tls = {}) {
   co_return internal::typed<P>(co_await connect_accepted_socket(
-      loop, internal::erase_factory<P>(std::move(factory)), std::move(sock)));
+      loop, internal::erase_factory<P>(std::move(factory)), std::move(sock), std::move(tls)));
 }
 
 namespace internal {
 // Makes the protocol, starts a SocketTransport on `sock` and waits until it is connected
-// (connection_made has run); closes the transport if that wait is cancelled.
+// (connection_made has run; with `tls.ssl`, once the TLS handshake is done, and the transport
+// returned is the TLS one); closes the transport if that wait fails or is cancelled.
 Coro<Connection<>> start_socket_transport(EventLoop& loop, const ProtocolFactory& factory,
-                                          Socket sock);
+                                          Socket sock, const SslOptions& tls = {},
+                                          bool server_side = false);
+// A protocol factory for a TLS server: each connection's application protocol behind a TLS
+// layer made by `tls.ssl`.
+ProtocolFactory secure_server_factory(EventLoop& loop, ProtocolFactory factory, SslOptions tls);
+// asyncio's ValueError for ssl_handshake_timeout without ssl.
+void check_handshake_timeout_needs_ssl(const SslOptions& tls);
 }  // namespace internal
 
 }  // namespace aio

@@ -37,6 +37,10 @@ struct ServerOptions {
   std::optional<bool> reuse_address;  // unset: on (as asyncio on POSIX)
   bool reuse_port = false;
   bool start_serving = true;
+  // TLS: every accepted connection runs the server side of a handshake with this context
+  // (aio::tls::SSLContext from //tls) before its protocol is connected.
+  std::shared_ptr<TransportSecurity> ssl;
+  std::optional<double> ssl_handshake_timeout;
 };
 
 // A server is reference-counted (ServerRef). Besides the user's references, each open
@@ -120,7 +124,8 @@ Coro<ServerRef> create_server(EventLoop& loop, ProtocolFactory factory, std::str
 // file is "Address already in use") or on an already bound `sock`.
 Coro<ServerRef> create_unix_server(EventLoop& loop, ProtocolFactory factory,
                                    std::optional<std::string> path, Socket sock = {},
-                                   int backlog = 100, bool start_serving = true);
+                                   int backlog = 100, bool start_serving = true,
+                                   SslOptions tls = {});
 
 }  // namespace aio
 
