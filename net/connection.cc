@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 
 #include <cctype>
+#include <charconv>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <memory>
@@ -248,6 +250,24 @@ ProtocolFactory secure_server_factory(EventLoop& loop, ProtocolFactory factory, 
 void check_handshake_timeout_needs_ssl(const SslOptions& tls) {
   if (tls.ssl_handshake_timeout && !tls.ssl) {
     throw ValueError("ssl_handshake_timeout is only meaningful with ssl");
+  }
+}
+
+void check_server_handshake_timeout(const SslOptions& tls) {
+  check_handshake_timeout_needs_ssl(tls);
+  if (tls.ssl && tls.ssl_handshake_timeout && !(*tls.ssl_handshake_timeout > 0)) {
+    // asyncio would only find out per accepted connection (and say nothing): fail here, with
+    // SSLProtocol's message (a repr of the float, "-1.0").
+    char text[64];
+    double value = *tls.ssl_handshake_timeout;
+    std::string shown;
+    if (value == static_cast<double>(static_cast<long long>(value))) {
+      std::snprintf(text, sizeof text, "%.1f", value);
+      shown = text;
+    } else {
+      shown.assign(text, std::to_chars(text, text + sizeof text, value).ptr);  // shortest
+    }
+    throw ValueError("ssl_handshake_timeout should be a positive number, got " + shown);
   }
 }
 }  // namespace internal

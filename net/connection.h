@@ -133,6 +133,8 @@ Coro<Connection<>> start_socket_transport(EventLoop& loop, const ProtocolFactory
 ProtocolFactory secure_server_factory(EventLoop& loop, ProtocolFactory factory, SslOptions tls);
 // asyncio's ValueError for ssl_handshake_timeout without ssl.
 void check_handshake_timeout_needs_ssl(const SslOptions& tls);
+// ... and, for a server, also for a timeout that is not positive.
+void check_server_handshake_timeout(const SslOptions& tls);
 }  // namespace internal
 
 }  // namespace aio

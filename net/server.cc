@@ -217,7 +217,7 @@ void Server::on_loop_closed() noexcept {
 Coro<ServerRef> create_server(EventLoop& loop, ProtocolFactory factory, ServerOptions options) {
   loop.check_closed();
   SslOptions tls{options.ssl, std::nullopt, options.ssl_handshake_timeout};
-  internal::check_handshake_timeout_needs_ssl(tls);
+  internal::check_server_handshake_timeout(tls);
   if (tls.ssl) factory = internal::secure_server_factory(loop, std::move(factory), tls);
   std::vector<Socket> sockets;
   if (!options.hosts.empty() || options.port) {
@@ -287,7 +287,7 @@ Coro<ServerRef> create_unix_server(EventLoop& loop, ProtocolFactory factory,
                                    std::optional<std::string> path, Socket sock, int backlog,
                                    bool start_serving, SslOptions tls) {
   loop.check_closed();  // before a stale socket file is removed
-  internal::check_handshake_timeout_needs_ssl(tls);
+  internal::check_server_handshake_timeout(tls);
   if (tls.ssl) factory = internal::secure_server_factory(loop, std::move(factory), tls);
   if (path) {
     if (sock.specified()) throw ValueError("path and sock can not be specified at the same time");

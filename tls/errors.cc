@@ -31,6 +31,10 @@ std::string library_name(uint32_t packed) {
       return "EVP";
     case ERR_LIB_SYS:
       return "SYS";
+    case ERR_LIB_CIPHER:
+      return "CIPHER";
+    case ERR_LIB_ASN1:
+      return "ASN1";
     default: {
       const char* name = ERR_lib_error_string(packed);
       return name != nullptr ? name : "SSL";

@@ -28,9 +28,6 @@
 
 namespace aio::tls {
 
-// asyncio's SSL_HANDSHAKE_TIMEOUT.
-constexpr double kDefaultHandshakeTimeout = 60.0;
-
 namespace internal {
 
 class SslTransport;
