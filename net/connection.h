@@ -108,9 +108,9 @@ template <class P, class Factory>
 requires FactoryOf<P, Factory> Coro<Connection<P>> create_unix_connection(
     EventLoop& loop, Factory factory, std::optional<std::string> path, Socket sock = {},
     SslOptions tls = {}) {
-  co_return internal::typed<P>(co_await create_unix_connection(
-      loop, internal::erase_factory<P>(std::move(factory)), std::move(path), std::move(sock),
-      std::move(tls)));
+  co_return internal::typed<P>(
+      co_await create_unix_connection(loop, internal::erase_factory<P>(std::move(factory)),
+                                      std::move(path), std::move(sock), std::move(tls)));
 }
 template <class P, class Factory>
 requires FactoryOf<P, Factory> Coro<Connection<P>> connect_accepted_socket(EventLoop& loop,

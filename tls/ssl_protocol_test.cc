@@ -156,8 +156,9 @@ TEST(SslProtocolTest, AsyncioArgumentChecks) {
   ServerOptions server_options;
   server_options.hosts = {"127.0.0.1"};
   server_options.ssl_handshake_timeout = 3;
-  EXPECT_EQ(failure_of(loop, create_server(loop, echo_factory().factory(), std::move(server_options))),
-            "aio::ValueError: ssl_handshake_timeout is only meaningful with ssl");
+  EXPECT_EQ(
+      failure_of(loop, create_server(loop, echo_factory().factory(), std::move(server_options))),
+      "aio::ValueError: ssl_handshake_timeout is only meaningful with ssl");
   EXPECT_EQ(failure_of(loop, create_unix_server(loop, echo_factory().factory(), "/nonexistent", {},
                                                 100, true, {nullptr, {}, 3.0})),
             "aio::ValueError: ssl_handshake_timeout is only meaningful with ssl");
@@ -169,9 +170,9 @@ TEST(SslProtocolTest, AsyncioArgumentChecks) {
   negative_server.hosts = {"127.0.0.1"};
   negative_server.ssl = pki().server_context();
   negative_server.ssl_handshake_timeout = -2.5;
-  EXPECT_EQ(failure_of(loop, create_server(loop, echo_factory().factory(),
-                                           std::move(negative_server))),
-            "aio::ValueError: ssl_handshake_timeout should be a positive number, got -2.5");
+  EXPECT_EQ(
+      failure_of(loop, create_server(loop, echo_factory().factory(), std::move(negative_server))),
+      "aio::ValueError: ssl_handshake_timeout should be a positive number, got -2.5");
   // A timeout that is not positive, after the connection is made (asyncio's SSLProtocol).
   RecordingFactory<> server_side = echo_factory();
   ServerRef server = tls_server(loop, server_side.factory());
@@ -307,9 +308,8 @@ TEST(SslProtocolTest, HandshakeTimeoutWithASilentClientClosesTheServerSide) {
   RecordingFactory<> server_side = echo_factory();
   ServerRef server = tls_server(loop, server_side.factory(), pki().server_context(), 0.2);
   RecordingFactory<> silent;
-  auto [transport, protocol] =
-      loop.run_until_complete(create_connection(loop, silent.factory(), "127.0.0.1",
-                                                port_of(server)));
+  auto [transport, protocol] = loop.run_until_complete(
+      create_connection(loop, silent.factory(), "127.0.0.1", port_of(server)));
   ASSERT_TRUE(run_until(loop, [&] { return silent.made[0]->lost(); }));
   EXPECT_EQ(silent.made[0]->trace(), "made eof lost");
   EXPECT_EQ(server_side.made.at(0)->trace(), "");
@@ -355,13 +355,14 @@ TEST(SslProtocolTest, CorruptedRecordReachesConnectionLostAsAnSslError) {
   auto [transport, protocol] = loop.run_until_complete(create_connection(
       loop, client_side.factory(), tls_to(port_of(server), pki().client_context())));
   ASSERT_TRUE(run_until(loop, [&] { return server_side.made.size() == 1; }));
-  ASSERT_TRUE(run_until(loop, [&] { return server_side.made[0]->state() ==
-                                           RecordingProtocol::State::kConnected; }));
+  ASSERT_TRUE(run_until(
+      loop, [&] { return server_side.made[0]->state() == RecordingProtocol::State::kConnected; }));
   // Bytes that are not a TLS record, straight onto the server's socket.
   auto socket = std::any_cast<std::shared_ptr<Socket>>(
       server_side.made[0]->transport()->get_extra_info("socket"));
   const char junk[] = "\x17\x03\x03\x00\x10garbage-garbage!";
-  ASSERT_EQ(::send(socket->fileno(), junk, sizeof junk - 1, 0), static_cast<ssize_t>(sizeof junk - 1));
+  ASSERT_EQ(::send(socket->fileno(), junk, sizeof junk - 1, 0),
+            static_cast<ssize_t>(sizeof junk - 1));
   RecordingProtocol& client = *client_side.made[0];
   ASSERT_TRUE(run_until(loop, [&] { return client.lost(); }));
   EXPECT_TRUE(holds<SSLError>(client.lost_error));
@@ -384,9 +385,9 @@ TEST(SslProtocolTest, ExtraInfoRows) {
   EXPECT_EQ(peercert.subject_field("organizationName"), "aio tests");
   EXPECT_EQ(peercert.version, 3);
   using Names = std::vector<std::pair<std::string, std::string>>;
-  EXPECT_EQ(peercert.subjectAltName,
-            (Names{{"DNS", "localhost"}, {"IP Address", "127.0.0.1"},
-                   {"IP Address", "0:0:0:0:0:0:0:1"}}));
+  EXPECT_EQ(peercert.subjectAltName, (Names{{"DNS", "localhost"},
+                                            {"IP Address", "127.0.0.1"},
+                                            {"IP Address", "0:0:0:0:0:0:0:1"}}));
   ASSERT_EQ(peercert.issuer.size(), 2u);
   EXPECT_EQ(peercert.issuer[1], (RDN{{"commonName", "aio test CA"}}));
   EXPECT_EQ(peercert.notAfter.size(), 24u);  // "Jan  1 12:00:00 2027 GMT"
@@ -408,8 +409,9 @@ TEST(SslProtocolTest, ExtraInfoRows) {
             port_of(server));
   EXPECT_FALSE(transport->get_extra_info("nonsense").has_value());
   // The server did not ask for a client certificate: no peercert there.
-  ASSERT_TRUE(run_until(loop, [&] { return !server_side.made.empty() &&
-                                           server_side.made[0]->transport() != nullptr; }));
+  ASSERT_TRUE(run_until(loop, [&] {
+    return !server_side.made.empty() && server_side.made[0]->transport() != nullptr;
+  }));
   Transport& accepted = *server_side.made[0]->transport();
   EXPECT_TRUE(std::any_cast<PeerCertificate>(accepted.get_extra_info("peercert")).empty());
   auto server_object =
@@ -495,9 +497,9 @@ TEST(SslProtocolTest, ClientSessionReuse) {
         create_connection(loop, client_side.factory(), tls_to(port_of(server), context)));
     transport->write("x");  // the ticket arrives after the handshake; reading it takes a round
     run_until(loop, [&] { return client_side.made[0]->received == "x"; });
-    reused.push_back(std::any_cast<std::shared_ptr<SSLObject>>(
-                         transport->get_extra_info("ssl_object"))
-                         ->session_reused());
+    reused.push_back(
+        std::any_cast<std::shared_ptr<SSLObject>>(transport->get_extra_info("ssl_object"))
+            ->session_reused());
     transport->close();
     run_until(loop, [&] { return client_side.made[0]->lost(); });
   }
@@ -565,9 +567,11 @@ TEST(SslProtocolTest, FlowControlCountsPlaintextAndCiphertext) {
   RecordingFactory<> client_side;
   auto [transport, protocol] = loop.run_until_complete(create_connection(
       loop, client_side.factory(), tls_to(port_of(server), pki().client_context())));
-  EXPECT_EQ(transport->get_write_buffer_limits(), (std::pair<std::size_t, std::size_t>{16384, 65536}));
+  EXPECT_EQ(transport->get_write_buffer_limits(),
+            (std::pair<std::size_t, std::size_t>{16384, 65536}));
   transport->set_write_buffer_limits(100000);
-  EXPECT_EQ(transport->get_write_buffer_limits(), (std::pair<std::size_t, std::size_t>{25000, 100000}));
+  EXPECT_EQ(transport->get_write_buffer_limits(),
+            (std::pair<std::size_t, std::size_t>{25000, 100000}));
   RecordingProtocol& client = *client_side.made[0];
   std::string data = pattern(8 << 20, 3);
   std::size_t written = 0;
@@ -699,8 +703,8 @@ TEST(SslProtocolTest, StartTlsTypeErrors) {
       loop, client_side.factory(), tls_to(port_of(server), pki().client_context())));
   EXPECT_EQ(failure_of(loop, start_tls(loop, transport, protocol, nullptr)),
             "aio::TypeError: sslcontext is expected to be an instance of ssl.SSLContext, got None");
-  std::string message = failure_of(loop, start_tls(loop, transport, protocol, pki().client_context(),
-                                                   false, "localhost"));
+  std::string message = failure_of(
+      loop, start_tls(loop, transport, protocol, pki().client_context(), false, "localhost"));
   EXPECT_EQ(message.rfind("aio::TypeError: transport <SslTransport WRAPPED", 0), 0u) << message;
   EXPECT_NE(message.find("is not supported by start_tls()"), std::string::npos);
   transport->close();
@@ -728,8 +732,8 @@ TEST(SslProtocolTest, StartTlsHandshakeFailureClosesTheTransport) {
   RecordingFactory<> client_side;
   auto [plain, protocol] = loop.run_until_complete(
       create_connection(loop, client_side.factory(), "127.0.0.1", port_of(server)));
-  EXPECT_EQ(failure_of(loop, start_tls(loop, plain, protocol, pki().client_context(), false,
-                                       "localhost")),
+  EXPECT_EQ(failure_of(
+                loop, start_tls(loop, plain, protocol, pki().client_context(), false, "localhost")),
             "aio::tls::SSLError: [SSL: WRONG_VERSION_NUMBER] wrong version number");
   EXPECT_TRUE(plain->is_closing());
   ASSERT_TRUE(run_until(loop, [&] { return server_side.made[0]->lost(); }));
@@ -745,9 +749,9 @@ TEST(SslProtocolTest, ConnectAcceptedSocketIsTheServerSide) {
   RecordingFactory<> client_side;
   Task<Connection<>> accepted = loop.create_task(connect_accepted_socket(
       loop, server_side.factory(), Socket(fds[0]), {pki().server_context(), {}, {}}));
-  auto [transport, protocol] = loop.run_until_complete(create_unix_connection(
-      loop, client_side.factory(), std::nullopt, Socket(fds[1]),
-      {pki().client_context(), "localhost", {}}));
+  auto [transport, protocol] = loop.run_until_complete(
+      create_unix_connection(loop, client_side.factory(), std::nullopt, Socket(fds[1]),
+                             {pki().client_context(), "localhost", {}}));
   auto [server_transport, server_protocol] = loop.run_until_complete(accepted);
   transport->write("accepted elsewhere");
   ASSERT_TRUE(run_until(loop, [&] { return client_side.made[0]->received.size() == 18; }));
