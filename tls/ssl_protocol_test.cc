@@ -12,6 +12,7 @@ namespace {
 using aio::testing::run_until;
 using testing::close_server;
 using testing::echo_factory;
+using testing::echo_protocols;
 using testing::failure_of;
 using testing::HandlerCalls;
 using testing::pattern;
@@ -133,36 +134,35 @@ TEST(SslProtocolTest, AsyncioArgumentChecks) {
   options.host = "127.0.0.1";
   options.port = "1";
   options.server_hostname = "localhost";
-  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_factory().factory(), clone(options))),
+  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_protocols(), clone(options))),
             "aio::ValueError: server_hostname is only meaningful with ssl");
   options.server_hostname.reset();
   options.ssl_handshake_timeout = 1;
-  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_factory().factory(), clone(options))),
+  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_protocols(), clone(options))),
             "aio::ValueError: ssl_handshake_timeout is only meaningful with ssl");
   ConnectionOptions by_sock;
   by_sock.ssl = pki().client_context();
   by_sock.sock = Socket::create(AF_INET, SOCK_STREAM);
-  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_factory().factory(), std::move(by_sock))),
+  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_protocols(), std::move(by_sock))),
             "aio::ValueError: You must set server_hostname when using ssl without a host");
-  EXPECT_EQ(failure_of(loop, create_unix_connection(loop, echo_factory().factory(), "/nonexistent",
-                                                    {}, {pki().client_context(), {}, {}})),
+  EXPECT_EQ(failure_of(loop, create_unix_connection(loop, echo_protocols(), "/nonexistent", {},
+                                                    {pki().client_context(), {}, {}})),
             "aio::ValueError: you have to pass server_hostname when using ssl");
-  EXPECT_EQ(failure_of(loop, create_unix_connection(loop, echo_factory().factory(), "/nonexistent",
-                                                    {}, {nullptr, "localhost", {}})),
+  EXPECT_EQ(failure_of(loop, create_unix_connection(loop, echo_protocols(), "/nonexistent", {},
+                                                    {nullptr, "localhost", {}})),
             "aio::ValueError: server_hostname is only meaningful with ssl");
-  EXPECT_EQ(failure_of(loop, create_unix_connection(loop, echo_factory().factory(), "/nonexistent",
-                                                    {}, {nullptr, {}, 5.0})),
+  EXPECT_EQ(failure_of(loop, create_unix_connection(loop, echo_protocols(), "/nonexistent", {},
+                                                    {nullptr, {}, 5.0})),
             "aio::ValueError: ssl_handshake_timeout is only meaningful with ssl");
   ServerOptions server_options;
   server_options.hosts = {"127.0.0.1"};
   server_options.ssl_handshake_timeout = 3;
-  EXPECT_EQ(
-      failure_of(loop, create_server(loop, echo_factory().factory(), std::move(server_options))),
-      "aio::ValueError: ssl_handshake_timeout is only meaningful with ssl");
-  EXPECT_EQ(failure_of(loop, create_unix_server(loop, echo_factory().factory(), "/nonexistent", {},
-                                                100, true, {nullptr, {}, 3.0})),
+  EXPECT_EQ(failure_of(loop, create_server(loop, echo_protocols(), std::move(server_options))),
             "aio::ValueError: ssl_handshake_timeout is only meaningful with ssl");
-  EXPECT_EQ(failure_of(loop, connect_accepted_socket(loop, echo_factory().factory(),
+  EXPECT_EQ(failure_of(loop, create_unix_server(loop, echo_protocols(), "/nonexistent", {}, 100,
+                                                true, {nullptr, {}, 3.0})),
+            "aio::ValueError: ssl_handshake_timeout is only meaningful with ssl");
+  EXPECT_EQ(failure_of(loop, connect_accepted_socket(loop, echo_protocols(),
                                                      Socket::create(AF_INET, SOCK_STREAM),
                                                      {nullptr, {}, 3.0})),
             "aio::ValueError: ssl_handshake_timeout is only meaningful with ssl");
@@ -170,21 +170,20 @@ TEST(SslProtocolTest, AsyncioArgumentChecks) {
   negative_server.hosts = {"127.0.0.1"};
   negative_server.ssl = pki().server_context();
   negative_server.ssl_handshake_timeout = -2.5;
-  EXPECT_EQ(
-      failure_of(loop, create_server(loop, echo_factory().factory(), std::move(negative_server))),
-      "aio::ValueError: ssl_handshake_timeout should be a positive number, got -2.5");
+  EXPECT_EQ(failure_of(loop, create_server(loop, echo_protocols(), std::move(negative_server))),
+            "aio::ValueError: ssl_handshake_timeout should be a positive number, got -2.5");
   // A timeout that is not positive, after the connection is made (asyncio's SSLProtocol).
   RecordingFactory<> server_side = echo_factory();
   ServerRef server = tls_server(loop, server_side.factory());
   ConnectionOptions negative = tls_to(port_of(server), pki().client_context());
   negative.ssl_handshake_timeout = -1;
-  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_factory().factory(), clone(negative))),
+  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_protocols(), clone(negative))),
             "aio::ValueError: ssl_handshake_timeout should be a positive number, got -1.0");
   negative.ssl_handshake_timeout = 0;
-  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_factory().factory(), clone(negative))),
+  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_protocols(), clone(negative))),
             "aio::ValueError: ssl_handshake_timeout should be a positive number, got 0.0");
   // A context for the other side.
-  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_factory().factory(),
+  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_protocols(),
                                                tls_to(port_of(server), pki().server_context()))),
             "aio::ValueError: Cannot create a client socket with a PROTOCOL_TLS_SERVER context");
   close_server(loop, server);
@@ -224,32 +223,32 @@ TEST(SslProtocolTest, HostnameAndIpChecks) {
   ServerRef server = tls_server(loop, server_side.factory());
   ConnectionOptions options = tls_to(port_of(server), pki().client_context());
   options.server_hostname = "example.org";
-  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_factory().factory(), clone(options))),
+  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_protocols(), clone(options))),
             "aio::tls::SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate "
             "verify failed: Hostname mismatch, certificate is not valid for 'example.org'.");
   options.server_hostname = "127.0.0.2";
-  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_factory().factory(), clone(options))),
+  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_protocols(), clone(options))),
             "aio::tls::SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate "
             "verify failed: IP address mismatch, certificate is not valid for '127.0.0.2'.");
   // The host is the default server_hostname: 127.0.0.1 is in the certificate.
   options.server_hostname.reset();
-  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_factory().factory(), clone(options))),
+  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_protocols(), clone(options))),
             "<no exception>");
   // "" checks no name (and sends no SNI), but still the chain.
   auto wrong_name = SSLContext::create(PROTOCOL_TLS_SERVER);
   wrong_name->load_cert_chain(pki().wrong_name_cert, pki().wrong_name_key);
-  ServerRef other = tls_server(loop, echo_factory().factory(), wrong_name);
+  ServerRef other = tls_server(loop, echo_protocols(), wrong_name);
   ConnectionOptions unnamed = tls_to(port_of(other), pki().client_context());
-  EXPECT_NE(failure_of(loop, create_connection(loop, echo_factory().factory(), clone(unnamed))),
+  EXPECT_NE(failure_of(loop, create_connection(loop, echo_protocols(), clone(unnamed))),
             "<no exception>");
   unnamed.server_hostname = "";
-  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_factory().factory(), clone(unnamed))),
+  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_protocols(), clone(unnamed))),
             "<no exception>");
   // An expired certificate.
   auto expired = SSLContext::create(PROTOCOL_TLS_SERVER);
   expired->load_cert_chain(pki().expired_cert, pki().expired_key);
-  ServerRef old = tls_server(loop, echo_factory().factory(), expired);
-  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_factory().factory(),
+  ServerRef old = tls_server(loop, echo_protocols(), expired);
+  EXPECT_EQ(failure_of(loop, create_connection(loop, echo_protocols(),
                                                tls_to(port_of(old), pki().client_context()))),
             "aio::tls::SSLCertVerificationError: [SSL: CERTIFICATE_VERIFY_FAILED] certificate "
             "verify failed: certificate has expired");
@@ -465,7 +464,7 @@ TEST(SslProtocolTest, Alpn) {
   EventLoop loop;
   auto server_context = pki().server_context();
   server_context->set_alpn_protocols({"http/1.1", "h2"});
-  ServerRef server = tls_server(loop, echo_factory().factory(), server_context);
+  ServerRef server = tls_server(loop, echo_protocols(), server_context);
   auto selected = [&](std::vector<std::string> offered) {
     auto context = pki().client_context();
     if (!offered.empty()) context->set_alpn_protocols(offered);
@@ -488,7 +487,7 @@ TEST(SslProtocolTest, Alpn) {
 
 TEST(SslProtocolTest, ClientSessionReuse) {
   EventLoop loop;
-  ServerRef server = tls_server(loop, echo_factory().factory());
+  ServerRef server = tls_server(loop, echo_protocols());
   auto context = pki().client_context();
   std::vector<bool> reused;
   for (int i = 0; i < 3; ++i) {
@@ -621,7 +620,7 @@ TEST(SslProtocolTest, WriteEofIsNotSupportedAndAbortSkipsCloseNotify) {
 
 TEST(SslProtocolTest, ProtocolSwitching) {
   EventLoop loop;
-  ServerRef server = tls_server(loop, echo_factory().factory());
+  ServerRef server = tls_server(loop, echo_protocols());
   RecordingFactory<> client_side;
   auto [transport, protocol] = loop.run_until_complete(create_connection(
       loop, client_side.factory(), tls_to(port_of(server), pki().client_context())));
@@ -697,7 +696,7 @@ TEST(SslProtocolTest, StartTlsOnBothSides) {
 
 TEST(SslProtocolTest, StartTlsTypeErrors) {
   EventLoop loop;
-  ServerRef server = tls_server(loop, echo_factory().factory());
+  ServerRef server = tls_server(loop, echo_protocols());
   RecordingFactory<> client_side;
   auto [transport, protocol] = loop.run_until_complete(create_connection(
       loop, client_side.factory(), tls_to(port_of(server), pki().client_context())));

@@ -75,6 +75,16 @@ inline RecordingFactory<> echo_factory() {
   return factory;
 }
 
+// An echo protocol factory that owns what it needs (for servers outliving the statement).
+inline ProtocolFactory echo_protocols() {
+  auto factory = std::make_shared<RecordingFactory<>>(echo_factory());
+  return [factory] {
+    std::shared_ptr<BaseProtocol> made = factory->factory()();
+    factory->made.clear();  // the connection owns its protocol
+    return made;
+  };
+}
+
 // The exception `coro` ends with, as "Type: message" ("<no exception>" if none; a connection
 // it made is closed).
 template <class T>
