@@ -21,6 +21,9 @@ PACKAGES=(
   # Real peers and oracles used by tests (dnsmasq: a real DNS server on loopback; socat, nc and
   # curl: real stream/datagram peers).
   python3 python3-uvloop dnsmasq-base socat netcat-openbsd curl memcached
+  # TLS peers and test certificates (//tls): OpenSSL's CLI (s_server/s_client, and it makes the
+  # CA and certificates at test time) and GnuTLS's gnutls-serv/gnutls-cli, a third TLS stack.
+  openssl gnutls-bin
   # Other event loops that bench/ compares against.
   libuv1-dev libasio-dev
 )
