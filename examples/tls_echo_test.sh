@@ -5,7 +5,7 @@
 # without a certificate fails and one with a certificate passes. Every wait is bounded; the
 # server is always killed.
 set -eu
-bin="$1"
+bin="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"  # absolute: the test cds below
 tmp=$(mktemp -d /tmp/aio-tls-echo-XXXXXX)
 pid=""
 cleanup() {

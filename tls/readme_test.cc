@@ -1,4 +1,5 @@
 // The README's TLS example, kept compiling and true (with the test certificates' paths).
+#include "loop/run.h"
 #include "tls/tls_test_util.h"
 
 namespace aio::tls {

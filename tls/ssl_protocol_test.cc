@@ -661,6 +661,7 @@ TEST(SslProtocolTest, StartTlsOnBothSides) {
   server_side.setup = [&](RecordingProtocol& protocol) {
     protocol.on_data = [&](Transport& transport, std::span<const std::byte> data) {
       if (upgraded.empty() && protocol.received == "STARTTLS\n") {
+        transport.pause_reading();  // the next bytes are the ClientHello, for start_tls
         transport.write("GO\n");
         loop.create_task(upgrade_server_side(loop, TransportRef::share(&transport),
                                              server_side.made.back(), &upgraded));
