@@ -235,11 +235,22 @@ struct Smtp {
   std::string after_tls;
   std::size_t expected = 0;
   bool upgrading = false;
+  std::string early;
 };
+
+// Echoes `data` over TLS; closes once everything came.
+void echo_secure(Smtp* smtp, std::span<const std::byte> data) {
+  smtp->after_tls.append(reinterpret_cast<const char*>(data.data()), data.size());
+  smtp->secure[0]->write(data);
+  if (smtp->after_tls.size() == smtp->expected) smtp->secure[0]->close();
+}
 
 Coro<void> upgrade(Smtp* smtp, TransportRef transport, std::shared_ptr<BaseProtocol> protocol) {
   smtp->secure.push_back(co_await start_tls(*smtp->loop, std::move(transport), std::move(protocol),
                                             pki().server_context(), true));
+  // Plaintext that reached the protocol before start_tls returned.
+  std::string early = std::move(smtp->early);
+  if (!early.empty()) echo_secure(smtp, std::as_bytes(std::span<const char>(early)));
 }
 
 TEST(TlsPeersTest, OpensslStarttlsSmtpAgainstAioStartTls) {
@@ -248,19 +259,20 @@ TEST(TlsPeersTest, OpensslStarttlsSmtpAgainstAioStartTls) {
   std::string input = lines(50);
   write_file(dir.file("in"), input);
   EventLoop loop;
-  Smtp smtp{&loop, {}, {}, input.size(), false};
+  Smtp smtp{&loop, {}, {}, input.size(), false, {}};
   RecordingFactory<> factory;
   factory.setup = [&](RecordingProtocol& protocol) {
     protocol.on_made = [](Transport& transport) { transport.write("220 aio ESMTP ready\r\n"); };
     protocol.on_data = [&](Transport& transport, std::span<const std::byte> data) {
       if (!smtp.secure.empty()) {
-        smtp.after_tls.append(reinterpret_cast<const char*>(data.data()), data.size());
-        smtp.secure[0]->write(data);
-        if (smtp.after_tls.size() == smtp.expected) smtp.secure[0]->close();
+        echo_secure(&smtp, data);
+        return;
+      }
+      if (smtp.upgrading) {  // decrypted, but start_tls has not returned yet
+        smtp.early.append(reinterpret_cast<const char*>(data.data()), data.size());
         return;
       }
       const std::string& seen = protocol.received;
-      if (smtp.upgrading) return;
       if (seen.find("STARTTLS\r\n") != std::string::npos) {
         // Nothing more reaches this plain protocol: the next bytes are the ClientHello.
         smtp.upgrading = true;

@@ -63,7 +63,8 @@ TransportSecurity::Wrapped SslProtocol::start(EventLoop& loop, std::shared_ptr<B
   auto protocol = std::make_shared<SslProtocol>(
       loop, std::move(app), std::move(context), std::move(waiter), server_side,
       server_side ? std::string() : server_hostname, timeout, call_connection_made);
-  auto transport = aio::internal::Ref<SslTransport>::share(new SslTransport(protocol));
+  auto transport = aio::internal::Ref<SslTransport>::share(
+      new SslTransport(std::weak_ptr<SslProtocol>(protocol)));
   protocol->app_transport_ = transport;
   return {protocol, TransportRef(std::move(transport))};
 }
@@ -88,7 +89,11 @@ SslProtocol::SslProtocol(EventLoop& loop, std::shared_ptr<BaseProtocol> app,
       std::make_shared<SSLObject>(engine_->ssl(), context_, server_side_, server_hostname_);
 }
 
-SslProtocol::~SslProtocol() { handshake_timer_.cancel(); }
+SslProtocol::~SslProtocol() {
+  handshake_timer_.cancel();
+  // Gone without connection_lost (its loop closed first): the application's transport is dead.
+  if (app_transport_) app_transport_->closed_ = true;
+}
 
 void SslProtocol::transition(Phase to) {
   bool allowed = false;
@@ -421,50 +426,65 @@ std::any SslProtocol::extra_info(std::string_view name, std::any default_value) 
 // --- SslTransport
 // ---------------------------------------------------------------------------------
 
-SslTransport::SslTransport(std::shared_ptr<SslProtocol> protocol)
-    : protocol_(std::move(protocol)) {}
+SslTransport::SslTransport(std::weak_ptr<SslProtocol> protocol) : protocol_(std::move(protocol)) {}
 
 void SslTransport::close() {
   if (closed_) return;
   closed_ = true;
-  protocol_->start_shutdown();
+  if (auto protocol = protocol_.lock()) protocol->start_shutdown();
 }
 
 std::any SslTransport::get_extra_info(std::string_view name, std::any default_value) const {
-  return protocol_->extra_info(name, std::move(default_value));
+  auto protocol = protocol_.lock();
+  return protocol ? protocol->extra_info(name, std::move(default_value)) : default_value;
 }
 
-void SslTransport::set_protocol(std::shared_ptr<BaseProtocol> protocol) {
-  protocol_->set_app_protocol(std::move(protocol));
+void SslTransport::set_protocol(std::shared_ptr<BaseProtocol> app) {
+  if (auto protocol = protocol_.lock()) protocol->set_app_protocol(std::move(app));
 }
 
-std::shared_ptr<BaseProtocol> SslTransport::get_protocol() const { return protocol_->app_; }
+std::shared_ptr<BaseProtocol> SslTransport::get_protocol() const {
+  auto protocol = protocol_.lock();
+  return protocol ? protocol->app_ : nullptr;
+}
 
 std::string SslTransport::repr() const {
+  auto protocol = protocol_.lock();
   std::string text = "<SslTransport ";
-  text += phase_name(protocol_->phase_);
+  text += protocol ? phase_name(protocol->phase_) : "CLOSED";
   if (closed_) text += " closed";
-  if (protocol_->transport_ != nullptr) text += " over " + protocol_->transport_->repr();
+  if (protocol && protocol->transport_ != nullptr) {
+    text += " over " + protocol->transport_->repr();
+  }
   return text + ">";
 }
 
+Transport* SslTransport::socket_transport() const {
+  auto protocol = protocol_.lock();
+  return protocol ? protocol->transport_ : nullptr;
+}
+
 bool SslTransport::is_reading() const {
-  if (protocol_->transport_ == nullptr) return false;
-  return protocol_->transport_->is_reading();
+  Transport* transport = socket_transport();
+  return transport != nullptr && transport->is_reading();
 }
 
 void SslTransport::pause_reading() {
-  if (protocol_->transport_ != nullptr) protocol_->transport_->pause_reading();
+  if (Transport* transport = socket_transport()) transport->pause_reading();
 }
 
 void SslTransport::resume_reading() {
-  if (protocol_->transport_ != nullptr) protocol_->transport_->resume_reading();
+  if (Transport* transport = socket_transport()) transport->resume_reading();
 }
 
 void SslTransport::write(std::span<const std::byte> data) {
   // Nothing is written once close() or abort() was called, or the connection is gone.
-  if (data.empty() || closed_ || protocol_->transport_ == nullptr || !protocol_->engine_) return;
-  protocol_->write_appdata(data);
+  auto protocol = protocol_.lock();
+  if (data.empty() || closed_ || !protocol || protocol->transport_ == nullptr ||
+      !protocol->engine_) {
+    return;
+  }
+  protocol->write_appdata(data);
 }
 
 void SslTransport::write_eof() {
@@ -472,20 +492,25 @@ void SslTransport::write_eof() {
 }
 
 void SslTransport::abort() {
-  protocol_->abort();
   closed_ = true;
+  if (auto protocol = protocol_.lock()) protocol->abort();
 }
 
-std::size_t SslTransport::get_write_buffer_size() const { return protocol_->buffered(); }
+std::size_t SslTransport::get_write_buffer_size() const {
+  auto protocol = protocol_.lock();
+  return protocol ? protocol->buffered() : 0;
+}
 
 void SslTransport::set_write_buffer_limits(std::optional<std::size_t> high,
                                            std::optional<std::size_t> low) {
   flow_.set_limits(high, low);
-  if (protocol_->transport_ != nullptr) {
+  auto protocol = protocol_.lock();
+  if (!protocol) return;
+  if (protocol->transport_ != nullptr) {
     std::size_t new_low = flow_.limits().first;
-    protocol_->transport_->set_write_buffer_limits(new_low, new_low);
+    protocol->transport_->set_write_buffer_limits(new_low, new_low);
   }
-  protocol_->update_flow();
+  protocol->update_flow();
 }
 
 }  // namespace aio::tls::internal

@@ -116,11 +116,14 @@ class SslProtocol final : public Protocol, public std::enable_shared_from_this<S
   std::optional<Cipher> cipher_;
 };
 
-// The transport the application sees (asyncio's _SSLProtocolTransport). It keeps its
-// SslProtocol alive; the protocol keeps it until the application's connection_lost has run.
+// The transport the application sees (asyncio's _SSLProtocolTransport). The SslProtocol owns
+// it until the application's connection_lost has run; it only refers back to the protocol
+// (weakly), so no cycle keeps either alive. Once the protocol is gone (the connection is over)
+// it is a closed transport: writes are dropped and get_extra_info gives the defaults (keep the
+// ssl_object to look at the session afterwards).
 class SslTransport final : public Transport {
  public:
-  explicit SslTransport(std::shared_ptr<SslProtocol> protocol);
+  explicit SslTransport(std::weak_ptr<SslProtocol> protocol);
 
   // BaseTransport
   void close() override;
@@ -155,8 +158,9 @@ class SslTransport final : public Transport {
  private:
   friend class SslProtocol;
   ~SslTransport() override = default;
+  Transport* socket_transport() const;
 
-  std::shared_ptr<SslProtocol> protocol_;
+  std::weak_ptr<SslProtocol> protocol_;
   bool closed_ = false;
   aio::internal::WriteFlowControl flow_;
 };

@@ -345,6 +345,28 @@ TEST(SslProtocolTest, CancellingTheHandshakeKeepsNoReference) {
   close_server(loop, server);
 }
 
+TEST(SslProtocolTest, LoopClosingUnderAnOpenConnectionFreesEverything) {
+  std::shared_ptr<SSLContext> client_context = pki().client_context();
+  std::weak_ptr<BaseProtocol> app;
+  TransportRef kept;
+  {
+    EventLoop loop;
+    ServerRef server = tls_server(loop, echo_protocols());
+    RecordingFactory<> client_side;
+    auto [transport, protocol] = loop.run_until_complete(
+        create_connection(loop, client_side.factory(), tls_to(port_of(server), client_context)));
+    app = protocol;
+    kept = transport;
+    transport->close();  // close_notify sent, the answer never read: the loop closes first
+    server->close();
+  }
+  EXPECT_TRUE(app.expired());
+  EXPECT_EQ(client_context.use_count(), 1);
+  EXPECT_TRUE(kept->is_closing());  // a dead transport, still safe to use
+  kept->write("nothing happens");
+  EXPECT_FALSE(kept->get_extra_info("cipher").has_value());
+}
+
 TEST(SslProtocolTest, CorruptedRecordReachesConnectionLostAsAnSslError) {
   EventLoop loop;
   HandlerCalls handler(loop);
@@ -644,29 +666,38 @@ TEST(SslProtocolTest, ProtocolSwitching) {
 
 // --- start_tls -----------------------------------------------------------------------------------
 
+// The server side's TLS transport once start_tls returned, and the plaintext that reached the
+// protocol before that (the peer may write as soon as its own handshake is done).
+struct Upgraded {
+  std::vector<TransportRef> transports;
+  std::string early;
+};
+
 // Arguments, not lambda captures: a coroutine outlives the lambda that started it.
 Coro<void> upgrade_server_side(EventLoop& loop, TransportRef transport,
-                               std::shared_ptr<BaseProtocol> protocol,
-                               std::vector<TransportRef>* upgraded) {
-  upgraded->push_back(co_await start_tls(loop, std::move(transport), std::move(protocol),
-                                         pki().server_context(), true));
+                               std::shared_ptr<BaseProtocol> protocol, Upgraded* upgraded) {
+  upgraded->transports.push_back(co_await start_tls(loop, std::move(transport), std::move(protocol),
+                                                    pki().server_context(), true));
+  if (!upgraded->early.empty()) upgraded->transports[0]->write(upgraded->early);
 }
 
 TEST(SslProtocolTest, StartTlsOnBothSides) {
   EventLoop loop;
   HandlerCalls handler(loop);
   // The server speaks plain text until "STARTTLS\n", answers "GO\n", then upgrades.
-  std::vector<TransportRef> upgraded;
+  Upgraded upgraded;
   RecordingFactory<> server_side;
   server_side.setup = [&](RecordingProtocol& protocol) {
     protocol.on_data = [&](Transport& transport, std::span<const std::byte> data) {
-      if (upgraded.empty() && protocol.received == "STARTTLS\n") {
+      if (protocol.received == "STARTTLS\n") {
         transport.pause_reading();  // the next bytes are the ClientHello, for start_tls
         transport.write("GO\n");
         loop.create_task(upgrade_server_side(loop, TransportRef::share(&transport),
                                              server_side.made.back(), &upgraded));
-      } else if (!upgraded.empty()) {
-        upgraded[0]->write(data);  // echo over TLS
+      } else if (!upgraded.transports.empty()) {
+        upgraded.transports[0]->write(data);  // echo over TLS
+      } else {
+        upgraded.early.append(reinterpret_cast<const char*>(data.data()), data.size());
       }
     };
   };
@@ -683,7 +714,7 @@ TEST(SslProtocolTest, StartTlsOnBothSides) {
   EXPECT_EQ(std::any_cast<Cipher>(secure->get_extra_info("cipher")).protocol, "TLSv1.3");
   secure->write(" and now encrypted");
   ASSERT_TRUE(run_until(loop, [&] { return client.received == "GO\n and now encrypted"; }));
-  ASSERT_EQ(upgraded.size(), 1u);
+  ASSERT_EQ(upgraded.transports.size(), 1u);
   EXPECT_EQ(std::any_cast<PeerCertificate>(secure->get_extra_info("peercert"))
                 .subject_field("commonName"),
             "localhost");
