@@ -278,7 +278,8 @@ void SslProtocol::deliver(const std::string& plaintext) {
   // asyncio's _feed_data_to_buffered_proto: as many get_buffer calls as the buffers need.
   std::size_t at = 0;
   while (at < plaintext.size() && app_buffered_ != nullptr) {
-    std::span<std::byte> buffer = app_buffered_->get_buffer(plaintext.size() - at);
+    std::span<std::byte> buffer =
+        app_buffered_->get_buffer(static_cast<std::ptrdiff_t>(plaintext.size() - at));
     if (buffer.empty()) throw RuntimeError("get_buffer() returned an empty buffer");
     std::size_t n = std::min(buffer.size(), plaintext.size() - at);
     std::memcpy(buffer.data(), plaintext.data() + at, n);
@@ -384,15 +385,17 @@ void SslProtocol::update_flow() {
   if (!app_transport_ || !app_) return;
   SslTransport& transport = *app_transport_;
   std::size_t size = buffered();
-  std::string repr = transport.repr();
-  transport.flow_.maybe_pause(size, *loop_, *app_, repr);
-  transport.flow_.maybe_resume(size, *loop_, *app_, repr);
+  transport.flow_.maybe_pause(size, *loop_, app_, transport);
+  transport.flow_.maybe_resume(size, *loop_, app_, transport);
 }
 
 void SslProtocol::fatal_error(std::exception_ptr error, const char* message) {
-  if (!holds<CancelledError>(error)) {
-    aio::internal::report_fatal_error(*loop_, error, message,
-                                      transport_ != nullptr ? transport_->repr() : "", this);
+  // The context names the socket transport, as asyncio's (self._transport), or ours if the
+  // socket transport is gone already.
+  BaseTransport* named = transport_ != nullptr ? static_cast<BaseTransport*>(transport_)
+                                               : static_cast<BaseTransport*>(app_transport_.get());
+  if (!holds<CancelledError>(error) && named != nullptr) {
+    aio::internal::report_fatal_error(*loop_, error, message, *named, shared_from_this());
   }
   if (transport_ != nullptr) {
     // asyncio's transport._force_close(exc): abort, and connection_lost gets `error`.

@@ -533,7 +533,7 @@ class Buffered : public BufferedProtocol {
  public:
   explicit Buffered(std::size_t capacity) : buffer_(capacity) {}
   void connection_made(Transport& transport) override { transport_ = &transport; }
-  std::span<std::byte> get_buffer(std::size_t sizehint) override {
+  std::span<std::byte> get_buffer(std::ptrdiff_t sizehint) override {
     ++buffers;
     return {buffer_.data(), buffer_.size()};
   }
