@@ -53,7 +53,15 @@ std::vector<Socket> connect_clients(EventLoop& loop, Server& server, RecordingFa
   for (const Socket& listener : server.sockets()) {
     for (int i = 0; i < per_listener; ++i) clients.push_back(connect_to(loopback_of(listener)));
   }
-  run_until(loop, [&] { return factory.made.size() == clients.size(); });
+  // Made is not enough: connection_made (which gives the protocol its transport) comes one
+  // iteration after the factory ran.
+  run_until(loop, [&] {
+    if (factory.made.size() != clients.size()) return false;
+    for (const auto& protocol : factory.made) {
+      if (protocol->state() == testing::RecordingProtocol::State::kNew) return false;
+    }
+    return true;
+  });
   return clients;
 }
 
