@@ -99,11 +99,15 @@ aio::Coro<void> serve(const Args& args) {
     std::printf("listening on %d\n", address.port());
   }
   std::fflush(stdout);
-  // SIGINT and SIGTERM end serve_forever(): close() stops listening and wakes it.
+  // SIGINT and SIGTERM end serve_forever(): close() stops listening and wakes it. The handlers
+  // go at once, so a second Ctrl-C during the shutdown is a KeyboardInterrupt that ends the
+  // process (and a second SIGTERM its default action).
   for (int sig : {SIGINT, SIGTERM}) {
-    aio::add_signal_handler(loop, sig, [sig, server] {
+    aio::add_signal_handler(loop, sig, [&loop, sig, server] {
       std::printf("got %s: closing the server\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
       std::fflush(stdout);
+      aio::remove_signal_handler(loop, SIGINT);
+      aio::remove_signal_handler(loop, SIGTERM);
       server->close();
     });
   }
@@ -115,9 +119,13 @@ aio::Coro<void> serve(const Args& args) {
   // Each connection flushes what it has queued, then closes; a client that stopped reading
   // gets 2 s before its connection is aborted.
   for (aio::Transport* transport : Connections(*connections)) transport->close();
+  bool timed_out = false;
   try {
     co_await aio::wait_for(server->wait_closed(), 2.0);
   } catch (const aio::TimeoutError&) {
+    timed_out = true;
+  }
+  if (timed_out) {
     for (aio::Transport* transport : Connections(*connections)) transport->abort();
     co_await server->wait_closed();
   }

@@ -4,8 +4,8 @@
 # close each connection when its client half-closes; the same over a UNIX socket (--unix).
 # SIGTERM and SIGINT shut it down cleanly (exit 0, its two shutdown lines, no stderr). Clients
 # that send 10 MB without reading (one, then ten) are held back by backpressure: the server's
-# resident memory grows by less than 2 MiB (1 client) / 8 MiB (10 clients), and every byte
-# still comes back. On both pollers. Every wait is bounded; the server is always killed.
+# resident memory grows by less than 1 MiB (1 client) / 6 MiB (10 clients), and every byte
+# still comes back (without backpressure: 1.7-3.1 MiB and 13-17 MiB). On both pollers. Every wait is bounded; the server is always killed.
 set -eu
 server="$1"
 flood="$2"  # examples/testdata/flood.py
@@ -92,8 +92,8 @@ for poller in epoll poll; do
   [ "$port" -gt 0 ] || fail "listening on port $port"
   echo_through "127.0.0.1 $port" "hello aio
 a second line"
-  flood 1 2048
-  flood 10 8192
+  flood 1 1024
+  flood 10 6144
   # Ten clients at once, each with its own text.
   i=0
   clients=""

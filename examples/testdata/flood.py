@@ -15,7 +15,15 @@ def rss_kib():
                 return int(line.split()[1])
 
 
-socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(clients)]
+def connect():
+    # A small receive buffer: what the client does not read stays with the server, not here.
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+socks = [connect() for _ in range(clients)]
 for s in socks:
     s.setblocking(False)
 time.sleep(0.2)
