@@ -38,6 +38,22 @@ TEST(HandlerOwnsServerTest, TheLastReferenceGoesWithTheLoop) {
   }
 }
 
+// The same without signals, made independent of the (hash) order in which close() drops the
+// loop's per-loop state: sixteen extensions, each holding the last reference to a server.
+struct HoldsServer : internal::LoopResource {
+  explicit HoldsServer(ServerRef server) : server(std::move(server)) {}
+  ServerRef server;
+};
+
+TEST(HandlerOwnsServerTest, ExtensionsHoldingServersGoInAnyOrder) {
+  static const char keys[16] = {};
+  EventLoop loop;
+  for (const char& key : keys) {
+    loop.set_extension(&key, std::make_unique<HoldsServer>(loop.run_until_complete(listen(loop))));
+  }
+  loop.close();
+}
+
 TEST(HandlerOwnsServerTest, WithAConnectionStillAttached) {
   EventLoop loop;
   ServerRef server = loop.run_until_complete(listen(loop));
