@@ -5,10 +5,16 @@
 # SIGTERM and SIGINT shut it down cleanly (exit 0, its two shutdown lines, no stderr). Clients
 # that send 10 MB without reading (one, then ten) are held back by backpressure: the server's
 # resident memory grows by less than 1 MiB (1 client) / 6 MiB (10 clients), and every byte
-# still comes back (without backpressure: 1.7-3.1 MiB and 13-17 MiB). On both pollers. Every wait is bounded; the server is always killed.
+# still comes back (without backpressure: 1.7-3.1 MiB and 13-17 MiB; the bound is not checked
+# in ASan/TSan builds). On both pollers. Every wait is bounded; the server is always killed.
 set -eu
 server="$1"
 flood="$2"  # examples/testdata/flood.py
+# Under ASan (freed memory is quarantined) or TSan (shadow memory) the resident size does not
+# measure the server's own buffering: the memory bound is checked in uninstrumented builds only.
+sanitized=""
+if grep -aq __asan_init "$server"; then sanitized=ASan; fi
+if grep -aq __tsan_init "$server"; then sanitized=TSan; fi
 tmp=$(mktemp -d /tmp/aio-echo-test-XXXXXX)  # short: a UNIX socket path lives here
 pid=""
 
@@ -73,8 +79,12 @@ flood() {
     *) fail "flood with $1 clients: $result" ;;
   esac
   growth=$(echo "$result" | sed -n 's/^growth_kib=\([-0-9]*\) .*/\1/p')
-  [ "$growth" -lt "$2" ] || fail "$1 non-reading clients grew the server by $growth KiB"
   echo "$1 client(s) sending 10 MB without reading: the server grew by $growth KiB"
+  if [ -n "$sanitized" ]; then
+    echo "  (not compared with $2 KiB: $sanitized's shadow memory / quarantine is in the figure)"
+  else
+    [ "$growth" -lt "$2" ] || fail "$1 non-reading clients grew the server by $growth KiB"
+  fi
 }
 
 # Sends $2 through `nc -N $1` (nc's address arguments) and checks that it comes back whole.

@@ -107,7 +107,13 @@ void add_signal_handler(EventLoop& loop, int sig, std::shared_ptr<SignalHandler>
   if (!on_main_thread()) throw RuntimeError("set_wakeup_fd only works in main thread");
   LoopSignals* signals = find(loop);
   if (signals == nullptr) {
-    auto made = std::make_unique<LoopSignals>(loop);
+    std::unique_ptr<LoopSignals> made;
+    try {
+      made = std::make_unique<LoopSignals>(loop);
+    } catch (const OSError& error) {
+      // asyncio: set_wakeup_fd's failure becomes RuntimeError(str(exc)).
+      throw RuntimeError(error.what());
+    }
     signals = made.get();
     loop.set_extension(&kLoopSignalsKey, std::move(made));
   }

@@ -77,7 +77,8 @@ void add_signal_handler(EventLoop& loop, int sig, std::shared_ptr<SignalHandler>
 // loop.add_signal_handler(sig, callback): replaces any handler the loop already has for `sig`.
 // Errors, checked in asyncio's order: ValueError for an invalid number; RuntimeError("Event
 // loop is closed"); RuntimeError("set_wakeup_fd only works in main thread") off the main
-// thread; RuntimeError("sig N is handled by another event loop") if another open loop has
+// thread; RuntimeError (with the OSError's text) if the loop's self-pipe cannot be made, e.g.
+// out of fds; RuntimeError("sig N is handled by another event loop") if another open loop has
 // `sig`; RuntimeError("sig N cannot be caught") for SIGKILL/SIGSTOP. After an error nothing
 // has changed.
 template <class F>

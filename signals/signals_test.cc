@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -258,6 +259,40 @@ TEST_F(SignalsTest, SigkillAndSigstopCannotBeCaughtAndRemovingThemIsFalse) {
   EXPECT_TRUE(testing::run_with_timeout(loop));
   EXPECT_TRUE(usr1);
   EXPECT_TRUE(remove_signal_handler(loop, SIGUSR1));
+  loop.close();
+}
+
+TEST_F(SignalsTest, NoFdForTheWakeupPipeIsARuntimeError) {
+  EventLoop loop;
+  // The lowest free fd number: with the limit there, no new fd can be made.
+  int lowest_free = dup(0);
+  ASSERT_GE(lowest_free, 0);
+  close(lowest_free);
+  struct rlimit saved;
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  struct rlimit tight = saved;
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
+  std::string message = error_message([&] { add_signal_handler(loop, SIGUSR1, [] {}); });
+  bool runtime_error = false;
+  try {
+    add_signal_handler(loop, SIGUSR1, [] {});
+  } catch (const RuntimeError&) {
+    runtime_error = true;
+  }
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &saved), 0);
+  EXPECT_TRUE(runtime_error);
+  EXPECT_EQ(message, "[Errno 24] Too many open files: pipe2");
+  EXPECT_TRUE(is_default(SIGUSR1)) << "nothing was installed";
+  // With fds again, it works.
+  bool usr1 = false;
+  add_signal_handler(loop, SIGUSR1, [&] {
+    usr1 = true;
+    loop.stop();
+  });
+  raise(SIGUSR1);
+  EXPECT_TRUE(testing::run_with_timeout(loop));
+  EXPECT_TRUE(usr1);
   loop.close();
 }
 
