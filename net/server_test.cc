@@ -185,24 +185,6 @@ TEST(ServerTest, CloseStopsListeningButAcceptedConnectionsLiveOn) {
   loop.run_until_complete(server->wait_closed());  // returns at once now
 }
 
-// asyncio's transports hold their server: dropping the last ServerRef while a connection is
-// attached (aio::run cancelling serve_forever() on Ctrl-C does) must not free the server
-// under the connection, whose connection_lost detaches from it later.
-TEST(ServerTest, ConnectionsKeepTheirServerAliveAfterTheLastReference) {
-  EventLoop loop;
-  RecordingFactory<> factory = echo_factory();
-  ServerRef server =
-      loop.run_until_complete(create_server(loop, factory.factory(), "127.0.0.1", 0));
-  Socket client = connect_to(server->sockets()[0].getsockname());
-  run_until(loop, [&] { return factory.made.size() == 1; });
-  server->close();
-  server = ServerRef();  // the connection is all that is left of the server
-  EXPECT_EQ(echo_through(loop, client, "still served"), "still served");
-  client.close();
-  run_until(loop, [&] { return factory.made[0]->lost(); });
-  loop.close();
-}
-
 TEST(ServerTest, StartServingLater) {
   EventLoop loop;
   RecordingFactory<> factory = echo_factory();
