@@ -263,15 +263,23 @@ TEST_F(SignalsTest, SigkillAndSigstopCannotBeCaughtAndRemovingThemIsFalse) {
 }
 
 TEST_F(SignalsTest, NoFdForTheWakeupPipeIsARuntimeError) {
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+  // ASan/UBSan's runtime opens /proc files while an exception is thrown: at the fd limit it
+  // fails its own checks. The default and TSan builds run this test.
+  GTEST_SKIP() << "ASan's runtime needs fds at the fd limit";
+#endif
+#endif
   EventLoop loop;
-  // The lowest free fd number: with the limit there, no new fd can be made.
+  // The lowest free fd number: with the limit just above it, one fd can be made but not the
+  // pipe's two (and ASan's runtime still has the one it needs while the error is thrown).
   int lowest_free = dup(0);
   ASSERT_GE(lowest_free, 0);
   close(lowest_free);
   struct rlimit saved;
   ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
   struct rlimit tight = saved;
-  tight.rlim_cur = static_cast<rlim_t>(lowest_free);
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
   ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &tight), 0);
   std::string message = error_message([&] { add_signal_handler(loop, SIGUSR1, [] {}); });
   bool runtime_error = false;
