@@ -5,6 +5,7 @@
 // Each step schedules its work, then runs the loop until one of its callbacks calls stop(), so
 // the output reads in order. The program ends by itself in well under a second.
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,8 +23,9 @@
 #include <utility>
 #include <vector>
 
-#include "dns/resolver.h"  // aio::dns: getaddrinfo/getnameinfo on the loop (c-ares)
-#include "net/net.h"       // transports, protocols, servers, create_connection
+#include "dns/resolver.h"     // aio::dns: getaddrinfo/getnameinfo on the loop (c-ares)
+#include "net/net.h"          // transports, protocols, servers, create_connection
+#include "signals/signals.h"  // add_signal_handler, remove_signal_handler
 
 import aio.loop;
 
@@ -365,7 +367,29 @@ bool Network(aio::EventLoop& loop) {
   return true;
 }
 
-// 9. close() releases the loop's resources (the resolver too); a closed loop refuses new work.
+// 9. add_signal_handler: a Unix signal becomes an ordinary callback on the loop thread (the OS
+// handler only writes the signal number to the loop's self-pipe). The demo sends itself SIGUSR1
+// twice; the second run removes the handler, which puts SIGUSR1's default action back.
+bool Signals(aio::EventLoop& loop) {
+  Title("Unix signals (add_signal_handler, remove_signal_handler)");
+  int received = 0;
+  aio::add_signal_handler(loop, SIGUSR1, [&loop, &received] {
+    std::printf("signal   SIGUSR1 #%d handled by a callback on the loop thread\n", ++received);
+    if (received == 1) {
+      std::printf("signal   kill(getpid(), SIGUSR1) again\n");
+      kill(getpid(), SIGUSR1);
+      return;
+    }
+    bool removed = aio::remove_signal_handler(loop, SIGUSR1);
+    std::printf("signal   remove_signal_handler(SIGUSR1) -> %s\n", removed ? "true" : "false");
+    loop.stop();
+  });
+  std::printf("signal   kill(getpid(), SIGUSR1)\n");
+  kill(getpid(), SIGUSR1);
+  return RunStep(loop) && received == 2;
+}
+
+// 10. close() releases the loop's resources (the resolver too); a closed loop refuses new work.
 bool StopAndClose(aio::EventLoop& loop) {
   Title("stop and close");
   loop.close();
@@ -388,7 +412,7 @@ int main() {
               std::string(loop.poller_name()).c_str());
   for (bool (*step)(aio::EventLoop&) :
        {CallSoonOrdering, TimersInDeadlineOrder, WorkerThread, PipeReaderWriter, ExceptionHandlers,
-        Coroutines, Dns, Network, StopAndClose}) {
+        Coroutines, Dns, Network, Signals, StopAndClose}) {
     if (!step(loop)) {
       // Discard what the failed step left scheduled without running it: those callbacks refer
       // to the step's local variables, which are gone.

@@ -13,6 +13,10 @@ for poller in epoll poll; do
   echo "$out" | grep -q "client   data_received: HELLO, AIO" || { echo "$out"; exit 1; }
   echo "$out" | grep -A1 "client   eof_received" | grep -q "client   connection_lost" ||
     { echo "$out"; exit 1; }
+  # The signal step: SIGUSR1 sent to itself twice, handled on the loop, then the handler removed.
+  echo "$out" | grep -q "signal   SIGUSR1 #2 handled by a callback on the loop thread" ||
+    { echo "$out"; exit 1; }
+  echo "$out" | grep -q "signal   remove_signal_handler(SIGUSR1) -> true" || { echo "$out"; exit 1; }
   [ "$(echo "$out" | tail -n 1)" = "done" ] || { echo "$out"; exit 1; }
 done
 echo "demo ran to the end on epoll and poll"

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "loop/executor.h"
+#include "loop/keyboard_interrupt.h"
 #include "loop/logging.h"
 
 namespace aio {
@@ -147,10 +148,12 @@ void EventLoop::run_forever() {
   }
   RunningScope scope(this, &running_, &stopping_);
   iteration_start_ = time();
+  internal::KeyboardInterruptScope ctrl_c(*wakeup_);  // Ctrl-C (loop/keyboard_interrupt.h)
   while (true) {
     run_once();
     if (stopping_) break;
   }
+  internal::raise_pending_keyboard_interrupt(*wakeup_);  // one during the last iteration
 }
 
 void EventLoop::close() {
@@ -313,6 +316,7 @@ void EventLoop::run_once() {
   double now = time();
   metrics_.poll_time += now - iteration_start_;
   if (err) throw_os_error(err, "poll");
+  internal::raise_pending_keyboard_interrupt(*wakeup_);  // Ctrl-C: before taking anything new
   // asyncio appends thread-safe callbacks to the ready queue when they are made, so they come
   // before this iteration's I/O callbacks.
   take_threadsafe_callbacks();

@@ -9,7 +9,12 @@
 namespace aio {
 
 File File::open(const std::string& path, int flags, int mode) {
-  int fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  int fd;
+  // Opening a FIFO blocks until the other end opens: a signal whose handler lacks SA_RESTART
+  // interrupts it, and Python (PEP 475) retries.
+  do {
+    fd = ::open(path.c_str(), flags | O_CLOEXEC, mode);
+  } while (fd < 0 && errno == EINTR);
   if (fd < 0) throw_errno("'" + path + "'");
   return File(fd);
 }
