@@ -74,6 +74,15 @@ bool all_lost(const RecordingFactory<>& factory) {
 
 enum class Ending { kClientCloses, kTransportCloses, kTransportAborts, kLoopCloses };
 
+// Ends every connection the way `ending` says (kLoopCloses: leaves them to the loop's close()).
+void end_connections(Ending ending, std::vector<Socket>& clients, RecordingFactory<>& factory) {
+  for (std::size_t i = 0; i < factory.made.size(); ++i) {
+    if (ending == Ending::kClientCloses) clients[i].close();
+    if (ending == Ending::kTransportCloses) factory.made[i]->transport()->close();
+    if (ending == Ending::kTransportAborts) factory.made[i]->transport()->abort();
+  }
+}
+
 class DroppedServerTest : public ::testing::TestWithParam<Ending> {};
 
 // The reported crash: the last ServerRef goes while connections are open; they end later.
@@ -93,26 +102,16 @@ TEST_P(DroppedServerTest, ConnectionsOutliveTheLastUserReference) {
   server.reset();  // the user's last reference; the waiter task holds one more
   loop->run_until_complete(sleep(0.01));
   EXPECT_FALSE(wait_closed_returned) << "connections are still open";
-  switch (GetParam()) {
-    case Ending::kClientCloses:
-      for (Socket& client : clients) client.close();
-      break;
-    case Ending::kTransportCloses:
-      for (auto& protocol : factory.made) protocol->transport()->close();
-      break;
-    case Ending::kTransportAborts:
-      for (auto& protocol : factory.made) protocol->transport()->abort();
-      break;
-    case Ending::kLoopCloses: {
-      // The connections never end on their own; the loop closes them (and the waiter).
-      testing::LogCapture logs;
-      loop->close();
-      for (auto& protocol : factory.made) {
-        EXPECT_FALSE(protocol->lost()) << "close() calls no protocol";
-      }
-      return;
+  if (GetParam() == Ending::kLoopCloses) {
+    // The connections never end on their own; the loop closes them (and the waiter).
+    testing::LogCapture logs;
+    loop->close();
+    for (auto& protocol : factory.made) {
+      EXPECT_FALSE(protocol->lost()) << "close() calls no protocol";
     }
+    return;
   }
+  end_connections(GetParam(), clients, factory);
   ASSERT_TRUE(run_until(*loop, [&] { return all_lost(factory) && wait_closed_returned; }));
   for (auto& protocol : factory.made) EXPECT_EQ(protocol->events.back().substr(0, 4), "lost");
   loop->run_until_complete(std::move(waiter));
@@ -128,19 +127,7 @@ TEST_P(DroppedServerTest, ServingServerDroppedWithOpenConnections) {
   std::vector<Socket> clients = connect_clients(*loop, *server, factory, 1);
   ASSERT_EQ(factory.made.size(), 2u);
   server.reset();
-  switch (GetParam()) {
-    case Ending::kClientCloses:
-      for (Socket& client : clients) client.close();
-      break;
-    case Ending::kTransportCloses:
-      for (auto& protocol : factory.made) protocol->transport()->close();
-      break;
-    case Ending::kTransportAborts:
-      for (auto& protocol : factory.made) protocol->transport()->abort();
-      break;
-    case Ending::kLoopCloses:
-      break;
-  }
+  end_connections(GetParam(), clients, factory);
   if (GetParam() != Ending::kLoopCloses)
     ASSERT_TRUE(run_until(*loop, [&] { return all_lost(factory); }));
   testing::LogCapture logs;
