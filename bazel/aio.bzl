@@ -53,13 +53,13 @@ def _variants(name, pollers, tags, env, loopback_only = False):
     return variants
 
 def _suite(name, pollers, tags, loopback_only = False):
-    if pollers or loopback_only:
-        tests = [":%s@%s" % (name, p) for p in POLLERS] if pollers else []
-        if loopback_only:
-            tests.append(":%s@loopback_only" % name)
-        if not pollers:
-            return  # the plain test keeps its name; the variant stands beside it
-        native.test_suite(name = name, tests = tests, tags = tags)
+    # Without pollers the plain test keeps its name (a loopback-only variant stands beside it).
+    if not pollers:
+        return
+    tests = [":%s@%s" % (name, p) for p in POLLERS]
+    if loopback_only:
+        tests.append(":%s@loopback_only" % name)
+    native.test_suite(name = name, tests = tests, tags = tags)
 
 def aio_cc_test(name, srcs, deps = [], copts = [], pollers = False, loopback_only = False, tags = [], env = {}, size = "small", **kwargs):
     for test_name, test_env, test_tags in _variants(name, pollers, tags, env, loopback_only):
