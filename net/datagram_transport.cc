@@ -20,27 +20,17 @@ internal::Ref<DatagramSocketTransport> DatagramSocketTransport::create(
   auto transport = internal::Ref<DatagramSocketTransport>::share(
       new DatagramSocketTransport(loop, std::move(socket), std::move(remote)));
   transport->set_protocol(std::move(protocol));
-  transport->self_ = transport;
-  internal::Ref<DatagramSocketTransport> ref = transport;
-  loop.call_soon([ref] {
-    if (ref->protocol_) ref->protocol_->connection_made(*ref);
-  });
-  loop.call_soon([ref] {
-    if (!ref->closing_ && ref->loop_ != nullptr) {
-      ref->loop_->watch_reader(ref->socket_.fileno(), [t = ref.get()] { t->on_readable(); });
-    }
-  });
-  if (waiter) {
-    loop.call_soon([waiter = std::move(*waiter)]() mutable {
-      if (!waiter.done()) waiter.set_result();
-    });
-  }
+  transport->start(*transport, std::move(waiter));
   return transport;
+}
+
+void DatagramSocketTransport::start_watching() {
+  loop_->watch_reader(socket_.fileno(), [this] { on_readable(); });
 }
 
 DatagramSocketTransport::DatagramSocketTransport(EventLoop& loop, Socket socket,
                                                  std::optional<SocketAddress> remote)
-    : loop_(&loop), socket_(std::move(socket)), address_(std::move(remote)) {
+    : FdTransport(loop, *this), socket_(std::move(socket)), address_(std::move(remote)) {
   // asyncio caches both names at creation; an unconnected socket has no peername.
   SocketAddress address;
   socklen_t length = SocketAddress::capacity();
@@ -53,18 +43,16 @@ DatagramSocketTransport::DatagramSocketTransport(EventLoop& loop, Socket socket,
     address.set_size(length);
     peername_ = address;
   }
-  loop.set_fd_owner(socket_.fileno(), this);
-  internal::register_with_loop(loop, this);
+  adopt_fd(socket_.fileno());
 }
 
-DatagramSocketTransport::~DatagramSocketTransport() { release_socket(); }
+DatagramSocketTransport::~DatagramSocketTransport() { release_fd(); }
 
 void DatagramSocketTransport::set_protocol(std::shared_ptr<BaseProtocol> protocol) {
   auto* datagram = dynamic_cast<DatagramProtocol*>(protocol.get());
   if (datagram == nullptr) throw TypeError("a datagram transport needs a DatagramProtocol");
-  protocol_ = std::move(protocol);
+  attach_protocol(std::move(protocol));
   datagram_protocol_ = datagram;
-  protocol_connected_ = true;
 }
 
 std::string DatagramSocketTransport::repr() const {
@@ -88,7 +76,7 @@ std::any DatagramSocketTransport::get_extra_info(std::string_view name,
 void DatagramSocketTransport::set_write_buffer_limits(std::optional<std::size_t> high,
                                                       std::optional<std::size_t> low) {
   flow_.set_limits(high, low);
-  if (protocol_ && loop_ != nullptr) flow_.maybe_pause(buffered_bytes_, *loop_, protocol_, *this);
+  maybe_pause_protocol(buffered_bytes_);
 }
 
 // --- Receiving -----------------------------------------------------------------------------------
@@ -138,10 +126,7 @@ void DatagramSocketTransport::sendto(std::span<const std::byte> data,
   // Dropped once connection_lost is on its way (asyncio's _conn_lost). While close() flushes
   // the queue, sends are still queued and flushed, as asyncio.
   if (conn_lost_ > 0) {
-    if (conn_lost_ >= internal::kWarnAfterLostWrites) {
-      log(LogLevel::kWarning, "socket.send() raised exception.");
-    }
-    ++conn_lost_;
+    drop_lost_write("socket.send() raised exception.");
     return;
   }
   if (buffer_.empty()) {
@@ -150,7 +135,7 @@ void DatagramSocketTransport::sendto(std::span<const std::byte> data,
   }
   buffer_.push_back(Datagram{std::vector<std::byte>(data.begin(), data.end()), target});
   buffered_bytes_ += data.size();
-  if (protocol_) flow_.maybe_pause(buffered_bytes_, *loop_, protocol_, *this);
+  maybe_pause_protocol(buffered_bytes_);
 }
 
 bool DatagramSocketTransport::send_now(std::span<const std::byte> data,
@@ -178,79 +163,21 @@ void DatagramSocketTransport::on_writable() {
   }
   // After every flush attempt, as asyncio: resume at the low-water mark, not only when empty.
   // resume_writing() may send more.
-  if (protocol_) flow_.maybe_resume(buffered_bytes_, *loop_, protocol_, *this);
+  maybe_resume_protocol(buffered_bytes_);
   if (!buffer_.empty() || conn_lost_ > 0) return;
   loop_->unwatch_writer(socket_.fileno());
-  if (closing_) {
-    ++conn_lost_;
-    call_connection_lost(nullptr);
-  }
+  if (closing_) finish_close();
 }
 
 // --- Closing -------------------------------------------------------------------------------------
 
-void DatagramSocketTransport::close() {
-  if (closing_ || loop_ == nullptr) return;
-  closing_ = true;
-  loop_->unwatch_reader(socket_.fileno());
-  if (buffer_.empty()) {
-    ++conn_lost_;
-    loop_->unwatch_writer(socket_.fileno());
-    loop_->call_soon([ref = self_] { ref->call_connection_lost(nullptr); });
-  }
-}
+void DatagramSocketTransport::close() { close_when_flushed(buffer_.empty()); }
 
-void DatagramSocketTransport::fatal_error(std::exception_ptr error, const char* message) {
-  internal::report_fatal_error(*loop_, error, message, *this, protocol_);
-  force_close(error);
-}
-
-void DatagramSocketTransport::force_close(std::exception_ptr error) {
-  if (conn_lost_ > 0 || loop_ == nullptr) return;
-  if (!buffer_.empty()) {
-    buffer_.clear();
-    buffered_bytes_ = 0;
-    loop_->unwatch_writer(socket_.fileno());
-  }
-  if (!closing_) {
-    closing_ = true;
-    loop_->unwatch_reader(socket_.fileno());
-  }
-  ++conn_lost_;
-  loop_->call_soon([ref = self_, error] { ref->call_connection_lost(error); });
-}
-
-void DatagramSocketTransport::call_connection_lost(std::exception_ptr error) {
-  struct Finally {
-    DatagramSocketTransport* transport;
-    ~Finally() {
-      internal::Ref<DatagramSocketTransport> self = std::move(transport->self_);
-      transport->release_socket();
-      transport->protocol_.reset();
-      transport->datagram_protocol_ = nullptr;
-    }
-  } finally{this};
-  if (protocol_connected_ && protocol_) {
-    protocol_connected_ = false;
-    protocol_->connection_lost(error);
-  }
-}
-
-void DatagramSocketTransport::release_socket() noexcept {
-  if (!socket_.is_open()) return;
-  internal::release_transport_fd(loop_, socket_.fileno(), this);
-  socket_.close();
-}
-
-void DatagramSocketTransport::on_loop_closed() noexcept {
-  if (!closing_) log(LogLevel::kWarning, "unclosed transport " + repr() + " closed with its loop");
-  loop_ = nullptr;
-  socket_.close();
-  protocol_.reset();
-  datagram_protocol_ = nullptr;
-  closing_ = true;
-  ++conn_lost_;
-  internal::Ref<DatagramSocketTransport> self = std::move(self_);  // may destroy this: last
+void DatagramSocketTransport::discard_write_buffer() noexcept {
+  if (buffer_.empty()) return;
+  buffer_.clear();
+  buffered_bytes_ = 0;
+  loop_->unwatch_writer(socket_.fileno());
 }
 
 }  // namespace aio

@@ -15,16 +15,13 @@
 #include "loop/event_loop.h"
 #include "loop/future.h"
 #include "net/address.h"
-#include "net/closes_with_loop.h"
-#include "net/flow_control.h"
+#include "net/fd_transport.h"
 #include "net/socket.h"
 #include "net/transports.h"
 
 namespace aio {
 
-class DatagramSocketTransport final : public DatagramTransport,
-                                      private internal::FdOwner,
-                                      private internal::ClosesWithLoop {
+class DatagramSocketTransport final : public DatagramTransport, private internal::FdTransport {
  public:
   // Starts the endpoint: connection_made, then reading, then `waiter`, each via call_soon.
   // `remote` is asyncio's `address`: where sendto() without an address goes, and the only
@@ -69,6 +66,13 @@ class DatagramSocketTransport final : public DatagramTransport,
   DatagramSocketTransport(EventLoop& loop, Socket socket, std::optional<SocketAddress> remote);
   ~DatagramSocketTransport() override;
 
+  // FdTransport
+  int transport_fd() const noexcept override { return socket_.fileno(); }
+  void close_transport_fd() noexcept override { socket_.close(); }
+  void start_watching() override;
+  void discard_write_buffer() noexcept override;
+  void on_released() noexcept override { datagram_protocol_ = nullptr; }
+
   void on_readable();
   void on_writable();
   // Sends one datagram now (send() when connected, else sendto() to `address`): true if sent,
@@ -76,25 +80,13 @@ class DatagramSocketTransport final : public DatagramTransport,
   // handled (true).
   bool send_now(std::span<const std::byte> data, const std::optional<SocketAddress>& address);
   void report_error_received(std::exception_ptr error);
-  void fatal_error(std::exception_ptr error, const char* message);
-  void force_close(std::exception_ptr error);
-  void call_connection_lost(std::exception_ptr error);
-  void release_socket() noexcept;
-  void on_loop_closed() noexcept override;
 
-  EventLoop* loop_;
   Socket socket_;
-  std::shared_ptr<BaseProtocol> protocol_;
   DatagramProtocol* datagram_protocol_ = nullptr;
-  internal::Ref<DatagramSocketTransport> self_;
   std::optional<SocketAddress> address_;              // asyncio's _address (see create)
   std::optional<SocketAddress> peername_, sockname_;  // asyncio's extra info
   std::deque<Datagram> buffer_;
   std::size_t buffered_bytes_ = 0;
-  internal::WriteFlowControl flow_;
-  int conn_lost_ = 0;  // asyncio's _conn_lost: > 0 once connection_lost is on its way
-  bool closing_ = false;
-  bool protocol_connected_ = false;
 };
 
 }  // namespace aio

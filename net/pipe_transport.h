@@ -11,34 +11,24 @@
 
 #include "loop/event_loop.h"
 #include "loop/future.h"
-#include "net/closes_with_loop.h"
+#include "net/fd_transport.h"
 #include "net/file.h"
-#include "net/flow_control.h"
 #include "net/transports.h"
 #include "net/write_buffer.h"
 
 namespace aio {
 
 namespace internal {
-// What both pipe transports share: the fd, the protocol, the loop's reference while open, and
-// asyncio's close sequence (connection_lost once, via call_soon, then the fd closes).
-class PipeTransportBase : protected FdOwner, protected ClosesWithLoop {
+// What both pipe transports add to the fd-transport core: the pipe as an aio::File.
+class PipeTransportBase : protected FdTransport {
  protected:
-  PipeTransportBase(EventLoop& loop, File pipe);
-  ~PipeTransportBase();
-  void schedule_connection_lost(std::exception_ptr error);
-  void call_connection_lost(std::exception_ptr error);
-  void release_pipe() noexcept;
-  void on_loop_closed() noexcept override;
-  virtual void drop_self() noexcept = 0;  // releases the loop's reference (may destroy this)
-  virtual std::string describe() const = 0;
+  PipeTransportBase(EventLoop& loop, BaseTransport& transport, File pipe)
+      : FdTransport(loop, transport), pipe_(std::move(pipe)) {}
+  ~PipeTransportBase() { release_fd(); }
+  int transport_fd() const noexcept override { return pipe_.fileno(); }
+  void close_transport_fd() noexcept override { pipe_.close(); }
 
-  EventLoop* loop_;
   File pipe_;
-  std::shared_ptr<BaseProtocol> protocol_;
-  bool closing_ = false;
-  bool lost_scheduled_ = false;  // connection_lost is on its way (or done): once only
-  bool lost_called_ = false;
 };
 }  // namespace internal
 
@@ -56,21 +46,19 @@ class ReadPipeTransport final : public ReadTransport, private internal::PipeTran
   std::any get_extra_info(std::string_view name, std::any default_value = {}) const override;
   void set_protocol(std::shared_ptr<BaseProtocol> protocol) override;
   std::shared_ptr<BaseProtocol> get_protocol() const override { return protocol_; }
-  std::string repr() const override { return describe(); }
+  std::string repr() const override;
   bool is_reading() const override { return !paused_ && !closing_; }
   void pause_reading() override;
   void resume_reading() override;
   int fileno() const { return pipe_.fileno(); }
 
  private:
-  ReadPipeTransport(EventLoop& loop, File pipe) : PipeTransportBase(loop, std::move(pipe)) {}
+  ReadPipeTransport(EventLoop& loop, File pipe) : PipeTransportBase(loop, *this, std::move(pipe)) {}
+  void start_watching() override;
+  void on_released() noexcept override { stream_protocol_ = nullptr; }
   void on_readable();
-  void fatal_error(std::exception_ptr error, const char* message);
-  void drop_self() noexcept override;
-  std::string describe() const override;
 
   Protocol* stream_protocol_ = nullptr;
-  internal::Ref<ReadPipeTransport> self_;
   bool paused_ = false;
 };
 
@@ -87,13 +75,14 @@ class WritePipeTransport final : public WriteTransport, private internal::PipeTr
   std::any get_extra_info(std::string_view name, std::any default_value = {}) const override;
   void set_protocol(std::shared_ptr<BaseProtocol> protocol) override;
   std::shared_ptr<BaseProtocol> get_protocol() const override { return protocol_; }
-  std::string repr() const override { return describe(); }
+  std::string repr() const override;
 
   using WriteTransport::write;
   void write(std::span<const std::byte> data) override;
   void write_eof() override;
   bool can_write_eof() const override { return true; }
-  void abort() override { force_close(nullptr); }
+  // asyncio's pipe abort() is _close(None): connection_lost(nullptr), no lost write counted.
+  void abort() override { close_now(nullptr); }
   std::size_t get_write_buffer_size() const override { return buffer_.size(); }
   std::pair<std::size_t, std::size_t> get_write_buffer_limits() const override {
     return flow_.limits();
@@ -103,19 +92,15 @@ class WritePipeTransport final : public WriteTransport, private internal::PipeTr
   int fileno() const { return pipe_.fileno(); }
 
  private:
-  WritePipeTransport(EventLoop& loop, File pipe) : PipeTransportBase(loop, std::move(pipe)) {}
+  WritePipeTransport(EventLoop& loop, File pipe, bool watch_peer)
+      : PipeTransportBase(loop, *this, std::move(pipe)), watch_peer_(watch_peer) {}
+  void start_watching() override;
+  void discard_write_buffer() noexcept override;
   void on_reader_gone();
   void on_writable();
-  void fatal_error(std::exception_ptr error, const char* message);
-  void force_close(std::exception_ptr error);
-  void drop_self() noexcept override;
-  std::string describe() const override;
 
-  internal::Ref<WritePipeTransport> self_;
   internal::WriteBuffer buffer_;
-  internal::WriteFlowControl flow_;
-  int conn_lost_ = 0;
-  bool watching_reader_ = false;
+  bool watch_peer_;  // a pipe or socket: its reader going away is seen as "readable"
 };
 
 }  // namespace aio

@@ -31,13 +31,13 @@ internal::Ref<SocketTransport> SocketTransport::create(EventLoop& loop, Socket s
   auto transport =
       internal::Ref<SocketTransport>::share(new SocketTransport(loop, std::move(socket), server));
   transport->set_protocol(std::move(protocol));
-  transport->start(std::move(waiter));
+  transport->start(*transport, std::move(waiter));
   return transport;
 }
 
 SocketTransport::SocketTransport(EventLoop& loop, Socket socket,
                                  internal::ConnectionTracker* server)
-    : loop_(&loop), socket_(std::move(socket)), server_(server) {
+    : FdTransport(loop, *this), socket_(std::move(socket)), server_(server) {
   int fd = socket_.fileno();
   // asyncio caches both names at creation; a peer that already left has no peername.
   SocketAddress address;
@@ -55,30 +55,15 @@ SocketTransport::SocketTransport(EventLoop& loop, Socket socket,
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   }
-  loop.set_fd_owner(fd, this);
-  internal::register_with_loop(loop, this);
+  adopt_fd(fd);
   if (server_ != nullptr) server_->attach();
 }
 
-SocketTransport::~SocketTransport() { release_socket(); }
+SocketTransport::~SocketTransport() { release_fd(); }
 
-void SocketTransport::start(std::optional<Future<void>> waiter) {
-  self_ = internal::Ref<SocketTransport>::share(this);
-  internal::Ref<SocketTransport> ref = self_;
-  loop_->call_soon([ref] {
-    if (ref->protocol_) ref->protocol_->connection_made(*ref);
-  });
-  loop_->call_soon([ref] {
-    // Not if connection_made paused reading, or the transport is already closing.
-    if (ref->is_reading() && ref->loop_ != nullptr) {
-      ref->loop_->watch_reader(ref->socket_.fileno(), [t = ref.get()] { t->on_readable(); });
-    }
-  });
-  if (waiter) {
-    loop_->call_soon([waiter = std::move(*waiter)]() mutable {
-      if (!waiter.cancelled() && !waiter.done()) waiter.set_result();
-    });
-  }
+void SocketTransport::start_watching() {
+  // Not if connection_made paused reading.
+  if (!paused_) loop_->watch_reader(socket_.fileno(), [this] { on_readable(); });
 }
 
 void SocketTransport::set_protocol(std::shared_ptr<BaseProtocol> protocol) {
@@ -87,10 +72,9 @@ void SocketTransport::set_protocol(std::shared_ptr<BaseProtocol> protocol) {
   if (stream == nullptr && buffered == nullptr) {
     throw TypeError("a stream transport needs a Protocol or a BufferedProtocol");
   }
-  protocol_ = std::move(protocol);
+  attach_protocol(std::move(protocol));
   stream_protocol_ = stream;
   buffered_protocol_ = buffered;
-  protocol_connected_ = true;
 }
 
 std::string SocketTransport::repr() const {
@@ -220,9 +204,7 @@ void SocketTransport::sendfile_write(std::span<const std::byte> data) {
   if (eof_) throw RuntimeError("Cannot call write() after write_eof()");
   if (data.empty()) return;
   if (conn_lost_ > 0) {
-    if (conn_lost_ >= internal::kWarnAfterLostWrites)
-      log(LogLevel::kWarning, "socket.send() raised exception.");
-    ++conn_lost_;
+    drop_lost_write("socket.send() raised exception.");
     return;
   }
   if (buffer_.empty()) {
@@ -240,7 +222,7 @@ void SocketTransport::sendfile_write(std::span<const std::byte> data) {
     loop_->watch_writer(socket_.fileno(), [this] { on_writable(); });
   }
   buffer_.append(data);
-  maybe_pause_protocol();
+  maybe_pause_protocol(buffer_.size());
 }
 
 void SocketTransport::on_writable() {
@@ -254,20 +236,18 @@ void SocketTransport::on_writable() {
   if (n < 0) {
     if (would_block(errno)) return;
     int err = errno;
-    loop_->unwatch_writer(socket_.fileno());
-    buffer_.clear();
+    discard_write_buffer();
     if (empty_waiter_ && !empty_waiter_->done()) empty_waiter_->set_exception(os_error(err));
     fatal_error(os_error(err), "Fatal write error on socket transport");
     return;
   }
   buffer_.consume(static_cast<std::size_t>(n));
-  maybe_resume_protocol();
+  maybe_resume_protocol(buffer_.size());
   if (!buffer_.empty()) return;
   loop_->unwatch_writer(socket_.fileno());
   if (empty_waiter_ && !empty_waiter_->done()) empty_waiter_->set_result();
   if (closing_) {
-    ++conn_lost_;
-    call_connection_lost(nullptr);
+    finish_close();
   } else if (eof_) {
     ::shutdown(socket_.fileno(), SHUT_WR);
   }
@@ -291,95 +271,30 @@ void SocketTransport::write_eof() {
 void SocketTransport::set_write_buffer_limits(std::optional<std::size_t> high,
                                               std::optional<std::size_t> low) {
   flow_.set_limits(high, low);
-  maybe_pause_protocol();
-}
-
-void SocketTransport::maybe_pause_protocol() {
-  if (protocol_ && loop_ != nullptr) flow_.maybe_pause(buffer_.size(), *loop_, protocol_, *this);
-}
-
-void SocketTransport::maybe_resume_protocol() {
-  if (protocol_ && loop_ != nullptr) {
-    flow_.maybe_resume(buffer_.size(), *loop_, protocol_, *this);
-  }
+  maybe_pause_protocol(buffer_.size());
 }
 
 // --- Closing -------------------------------------------------------------------------------------
 
-void SocketTransport::close() {
-  if (closing_ || loop_ == nullptr) return;
-  closing_ = true;
-  loop_->unwatch_reader(socket_.fileno());
-  if (buffer_.empty()) {
-    ++conn_lost_;
-    loop_->unwatch_writer(socket_.fileno());
-    schedule_connection_lost(nullptr);
-  }
+void SocketTransport::close() { close_when_flushed(buffer_.empty()); }
+
+void SocketTransport::discard_write_buffer() noexcept {
+  if (buffer_.empty()) return;
+  buffer_.clear();
+  loop_->unwatch_writer(socket_.fileno());
 }
 
-void SocketTransport::fatal_error(std::exception_ptr error, const char* message) {
-  internal::report_fatal_error(*loop_, error, message, *this, protocol_);
-  force_close(error);
-}
-
-void SocketTransport::force_close(std::exception_ptr error) {
-  if (conn_lost_ > 0 || loop_ == nullptr) return;
-  if (!buffer_.empty()) {
-    buffer_.clear();
-    loop_->unwatch_writer(socket_.fileno());
-  }
-  if (!closing_) {
-    closing_ = true;
-    loop_->unwatch_reader(socket_.fileno());
-  }
-  ++conn_lost_;
-  schedule_connection_lost(std::move(error));
-}
-
-void SocketTransport::schedule_connection_lost(std::exception_ptr error) {
-  loop_->call_soon([ref = self_, error = std::move(error)] { ref->call_connection_lost(error); });
-}
-
-void SocketTransport::call_connection_lost(std::exception_ptr error) {
-  // Whatever connection_lost does (even throwing), the socket closes and the loop lets go.
-  struct Finally {
-    SocketTransport* transport;
-    ~Finally() {
-      internal::Ref<SocketTransport> self = std::move(transport->self_);
-      transport->release_socket();
-      transport->protocol_.reset();
-      transport->stream_protocol_ = nullptr;
-      transport->buffered_protocol_ = nullptr;
-      if (auto* server = std::exchange(transport->server_, nullptr)) server->detach();
-    }
-  } finally{this};
+void SocketTransport::before_connection_lost() {
   if (empty_waiter_ && !empty_waiter_->done()) {
     empty_waiter_->set_exception(ConnectionError(ENOTCONN, "Connection is closed by peer", true));
   }
-  if (protocol_connected_ && protocol_) {
-    protocol_connected_ = false;
-    protocol_->connection_lost(error);
-  }
 }
 
-void SocketTransport::release_socket() noexcept {
-  if (!socket_.is_open()) return;
-  internal::release_transport_fd(loop_, socket_.fileno(), this);
-  socket_.close();
-}
-
-void SocketTransport::on_loop_closed() noexcept {
-  if (!closing_) log(LogLevel::kWarning, "unclosed transport " + repr() + " closed with its loop");
-  loop_ = nullptr;  // the loop is closing: nothing of it may be touched any more
-  empty_waiter_.reset();
-  socket_.close();
-  protocol_.reset();
+void SocketTransport::on_released() noexcept {
+  if (loop_ == nullptr) empty_waiter_.reset();  // a future of the loop that closed
   stream_protocol_ = nullptr;
   buffered_protocol_ = nullptr;
-  closing_ = true;
-  ++conn_lost_;
   if (auto* server = std::exchange(server_, nullptr)) server->detach();  // may destroy it
-  internal::Ref<SocketTransport> self = std::move(self_);                // may destroy this: last
 }
 
 }  // namespace aio

@@ -11,8 +11,7 @@
 
 #include "loop/event_loop.h"
 #include "loop/future.h"
-#include "net/closes_with_loop.h"
-#include "net/flow_control.h"
+#include "net/fd_transport.h"
 #include "net/socket.h"
 #include "net/transports.h"
 #include "net/write_buffer.h"
@@ -35,9 +34,7 @@ class ConnectionTracker {
 };
 }  // namespace internal
 
-class SocketTransport final : public Transport,
-                              private internal::FdOwner,
-                              private internal::ClosesWithLoop {
+class SocketTransport final : public Transport, private internal::FdTransport {
  public:
   // Starts a transport on a connected socket: connection_made(transport) is scheduled, then
   // reading starts, then `waiter` (if any) gets its result, each via call_soon. TCP sockets get
@@ -100,38 +97,28 @@ class SocketTransport final : public Transport,
   SocketTransport(EventLoop& loop, Socket socket, internal::ConnectionTracker* server);
   ~SocketTransport() override;
 
-  void start(std::optional<Future<void>> waiter);
+  // FdTransport
+  int transport_fd() const noexcept override { return socket_.fileno(); }
+  void close_transport_fd() noexcept override { socket_.close(); }
+  void start_watching() override;
+  void discard_write_buffer() noexcept override;
+  void before_connection_lost() override;
+  void on_released() noexcept override;
+
   void on_readable();
   void read_into_protocol();
   void read_into_buffered_protocol();
   void on_eof();
   void on_writable();
-  // asyncio's _fatal_error: OS errors only close (debug log); anything else is also reported
-  // to the exception handler with `message`.
-  void fatal_error(std::exception_ptr error, const char* message);
-  void force_close(std::exception_ptr error);
-  void schedule_connection_lost(std::exception_ptr error);
-  void call_connection_lost(std::exception_ptr error);
-  void release_socket() noexcept;
-  void maybe_pause_protocol();
-  void maybe_resume_protocol();
-  void on_loop_closed() noexcept override;
 
-  EventLoop* loop_;  // null once the loop has closed
   Socket socket_;
-  std::shared_ptr<BaseProtocol> protocol_;
   Protocol* stream_protocol_ = nullptr;  // exactly one of these two is set
   BufferedProtocol* buffered_protocol_ = nullptr;
   internal::ConnectionTracker* server_;
-  internal::Ref<SocketTransport> self_;  // the loop's reference while the connection is open
   std::optional<SocketAddress> peername_, sockname_;
   internal::WriteBuffer buffer_;
-  internal::WriteFlowControl flow_;
-  int conn_lost_ = 0;  // asyncio's _conn_lost: > 0 once connection_lost is on its way
-  bool closing_ = false;
-  bool eof_ = false;     // write_eof() was called
-  bool paused_ = false;  // pause_reading()
-  bool protocol_connected_ = false;
+  bool eof_ = false;                          // write_eof() was called
+  bool paused_ = false;                       // pause_reading()
   std::optional<Future<void>> empty_waiter_;  // set while loop.sendfile runs natively
   bool sendfile_fallback_ = false;            // loop.sendfile's fallback is writing
 };
