@@ -1,9 +1,14 @@
+// The event loop's life cycle: construction, run_forever / stop / close, and run_once, the
+// table of contents of one iteration (poll, then thread-safe callbacks, I/O callbacks and due
+// timers onto the ready queue, then run what is ready). The other concerns live beside it:
+// scheduling.cc (ready queue, timers, thread-safe queue), fd_watchers.cc (add_reader & co),
+// debug_checks.cc (debug mode), loop_resources.cc (resources, extensions, children),
+// exception_handler.cc (call_exception_handler), handle.cc (Handle/TimerHandle).
 #include "loop/event_loop.h"
 
 #include <time.h>
 
 #include <cmath>
-#include <cstdio>
 #include <cstdlib>
 #include <string>
 
@@ -61,75 +66,12 @@ EventLoop::~EventLoop() {
   default_executor_.reset();  // joins its threads: their jobs may still be running
 }
 
-bool internal::LoopPoster::post(absl::AnyInvocable<void()> callback) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  if (loop_ == nullptr) return false;
-  try {
-    loop_->call_soon_threadsafe(std::move(callback));
-    return true;
-  } catch (const RuntimeError&) {
-    return false;  // closed
-  }
-}
-
-void internal::LoopPoster::detach() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  loop_ = nullptr;
-}
-
-std::uint64_t EventLoop::adopt_resource(std::unique_ptr<internal::LoopResource> resource) {
-  std::uint64_t id = next_resource_id_++;
-  resources_.emplace(id, std::move(resource));
-  return id;
-}
-
-internal::LoopResource* EventLoop::find_resource(std::uint64_t id) const {
-  auto it = resources_.find(id);
-  return it == resources_.end() ? nullptr : it->second.get();
-}
-
-void EventLoop::drop_resource(std::uint64_t id) {
-  auto it = resources_.find(id);
-  if (it == resources_.end()) return;
-  std::unique_ptr<internal::LoopResource> resource = std::move(it->second);
-  resources_.erase(it);  // destroyed after erasing: its destructor may touch the loop again
-}
-
-internal::LoopResource* EventLoop::extension(const void* key) const {
-  auto it = extensions_.find(key);
-  return it == extensions_.end() ? nullptr : it->second.get();
-}
-
-void EventLoop::set_extension(const void* key, std::unique_ptr<internal::LoopResource> service) {
-  check_closed();
-  extensions_[key] = std::move(service);
-}
-
-void EventLoop::set_default_executor(std::shared_ptr<Executor> executor) {
-  default_executor_ = std::move(executor);
-}
-
 EventLoop* EventLoop::running_loop() noexcept { return t_running_loop; }
-
-void EventLoop::unregister_child(internal::LoopChild* child) noexcept {
-  std::size_t index = child->loop_child_index_;
-  if (index >= children_.size() || children_[index] != child) return;
-  children_[index] = children_.back();  // swap-remove: order does not matter
-  children_[index]->loop_child_index_ = index;
-  children_.pop_back();
-}
 
 double EventLoop::time() const noexcept {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
-}
-
-void EventLoop::check_thread() const {
-  if (running_ && t_running_loop != this) {
-    throw RuntimeError(
-        "Non-thread-safe operation invoked on an event loop other than the current one");
-  }
 }
 
 void EventLoop::check_runnable() const {
@@ -200,93 +142,6 @@ void EventLoop::close() {
   poller_.reset();
   // asyncio: close() shuts the default executor down without waiting for it.
   if (default_executor_) default_executor_->shutdown(false);
-}
-
-// --- Scheduling ---------------------------------------------------------------------------------
-
-Handle EventLoop::schedule_soon(State* state) {
-  ready_.push_back(state);
-  return Handle(state);
-}
-
-TimerHandle EventLoop::schedule_timer(double when, State* state) {
-  state->when = when;
-  timers_.push(state);
-  return TimerHandle(state);
-}
-
-void EventLoop::take_threadsafe_callbacks() {
-  if (!threadsafe_pending_.load(std::memory_order_acquire)) return;
-  // Drain before clearing the flag: a producer that sees the flag cleared writes the eventfd
-  // again, and that write must survive until the next poll (else its callback could wait
-  // for an unrelated event: a lost wakeup).
-  wakeup_->drain();
-  threadsafe_pending_.store(false, std::memory_order_seq_cst);
-  std::vector<State*> batch;
-  {
-    std::lock_guard<std::mutex> lock(threadsafe_mutex_);
-    batch.swap(threadsafe_queue_);
-  }
-  for (State* state : batch) ready_.push_back(state);
-}
-
-// --- fd watchers --------------------------------------------------------------------------------
-
-void EventLoop::add_watcher(int fd, std::uint32_t event, State* state) {
-  Handle owner(state);  // released if registration fails
-  check_closed();
-  if (fd < 0) throw ValueError("Invalid file descriptor: " + std::to_string(fd));
-  if (fd >= static_cast<int>(watches_.size())) watches_.resize(fd + 1);
-  FdWatch& watch = watches_[fd];
-  std::uint32_t events = watch.events | event;
-  // Always tell the poller, even if the interest looks unchanged: the fd may have been closed
-  // and its number reused since, and then epoll has silently forgotten it.
-  if (int err = poller_->update(fd, watch.events, events)) throw_os_error(err);
-  watch.events = events;
-  State*& slot = event == internal::kReadable ? watch.reader : watch.writer;
-  if (slot != nullptr) {
-    Handle(slot).cancel();  // the replaced callback; drops the watch's reference
-  }
-  slot = owner.release();  // the creation reference becomes the watch's
-}
-
-void EventLoop::set_fd_owner(int fd, const internal::FdOwner* owner) {
-  if (fd < 0) return;
-  if (fd >= static_cast<int>(watches_.size())) watches_.resize(fd + 1);
-  watches_[fd].owner = owner;
-}
-
-void EventLoop::throw_fd_owned(int fd) const {
-  throw RuntimeError("File descriptor " + std::to_string(fd) + " is used by transport " +
-                     watches_[fd].owner->repr());
-}
-
-bool EventLoop::remove_watcher(int fd, std::uint32_t event) {
-  if (closed_) return false;
-  if (fd < 0) throw ValueError("Invalid file descriptor: " + std::to_string(fd));
-  if (fd >= static_cast<int>(watches_.size())) return false;
-  FdWatch& watch = watches_[fd];
-  State*& slot = event == internal::kReadable ? watch.reader : watch.writer;
-  if (slot == nullptr) return false;
-  std::uint32_t events = watch.events & ~event;
-  // Cannot fail for a removal except on a broken poller; the callback goes away regardless.
-  poller_->update(fd, watch.events, events);
-  watch.events = events;
-  Handle(std::exchange(slot, nullptr)).cancel();
-  return true;
-}
-
-void EventLoop::dispatch_io(int fd, std::uint32_t events) {
-  if (fd >= static_cast<int>(watches_.size())) return;
-  FdWatch& watch = watches_[fd];
-  if ((events & internal::kReadable) && watch.reader && !watch.reader->cancelled) {
-    watch.reader->ref();
-    ready_.push_back(watch.reader);
-  }
-  if ((events & internal::kWritable) && watch.writer && !watch.writer->cancelled) {
-    watch.writer->ref();
-    ready_.push_back(watch.writer);
-  }
 }
 
 // --- One iteration ------------------------------------------------------------------------------
@@ -367,16 +222,7 @@ void EventLoop::run_handle(State* state) {
   } catch (...) {
     report_callback_error(state, std::current_exception());
   }
-  if (debug_) {
-    double took = time() - start;
-    if (took >= slow_callback_duration) {
-      char seconds[32];
-      std::snprintf(seconds, sizeof seconds, "%.3f", took);
-      std::string name =
-          state->describe ? state->describe(state->describe_arg) : Handle::borrow(state).repr();
-      log(LogLevel::kWarning, "Executing " + name + " took " + seconds + " seconds");
-    }
-  }
+  if (debug_) report_if_slow(state, time() - start);
 }
 
 }  // namespace aio

@@ -356,6 +356,8 @@ class EventLoop {
   }
 
   void check_thread() const;  // debug mode: refuse non-thread-safe calls from other threads
+  // Debug mode: logs "Executing <handle> took N seconds" if `took` >= slow_callback_duration.
+  void report_if_slow(State* state, double took) const;
   void check_runnable() const;
   template <class T>
   T run_future_until_complete(Future<T> future, bool owned_task);
