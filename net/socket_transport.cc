@@ -126,19 +126,23 @@ void SocketTransport::on_readable() {
   }
 }
 
-void SocketTransport::read_into_protocol() {
-  std::byte* buffer = internal::receive_buffer();
-  ssize_t n = ::recv(socket_.fileno(), buffer, internal::kMaxRead, 0);
-  if (n < 0) {
-    if (!would_block(errno)) fatal_error(os_error(errno), "Fatal read error on socket transport");
-    return;
-  }
+std::size_t SocketTransport::receive(std::span<std::byte> buffer) {
+  ssize_t n = ::recv(socket_.fileno(), buffer.data(), buffer.size(), 0);
+  if (n > 0) return static_cast<std::size_t>(n);
   if (n == 0) {
     on_eof();
-    return;
+  } else if (!would_block(errno)) {
+    fatal_error(os_error(errno), "Fatal read error on socket transport");
   }
+  return 0;
+}
+
+void SocketTransport::read_into_protocol() {
+  std::byte* buffer = internal::receive_buffer();
+  std::size_t n = receive(std::span<std::byte>(buffer, internal::kMaxRead));
+  if (n == 0) return;
   try {
-    stream_protocol_->data_received(std::span<const std::byte>(buffer, static_cast<size_t>(n)));
+    stream_protocol_->data_received(std::span<const std::byte>(buffer, n));
   } catch (...) {
     fatal_error(current_error_unless_interrupt(),
                 "Fatal error: protocol.data_received() call failed.");
@@ -155,17 +159,10 @@ void SocketTransport::read_into_buffered_protocol() {
                 "Fatal error: protocol.get_buffer() call failed.");
     return;
   }
-  ssize_t n = ::recv(socket_.fileno(), buffer.data(), buffer.size(), 0);
-  if (n < 0) {
-    if (!would_block(errno)) fatal_error(os_error(errno), "Fatal read error on socket transport");
-    return;
-  }
-  if (n == 0) {
-    on_eof();
-    return;
-  }
+  std::size_t n = receive(buffer);
+  if (n == 0) return;
   try {
-    buffered_protocol_->buffer_updated(static_cast<std::size_t>(n));
+    buffered_protocol_->buffer_updated(n);
   } catch (...) {
     fatal_error(current_error_unless_interrupt(),
                 "Fatal error: protocol.buffer_updated() call failed.");

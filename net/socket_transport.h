@@ -106,6 +106,9 @@ class SocketTransport final : public Transport, private internal::FdTransport {
   void on_released() noexcept override;
 
   void on_readable();
+  // recv() into `buffer`: the bytes received, or 0 when there is nothing to deliver (EAGAIN,
+  // or EOF / an error, both already handled).
+  std::size_t receive(std::span<std::byte> buffer);
   void read_into_protocol();
   void read_into_buffered_protocol();
   void on_eof();

@@ -2,9 +2,9 @@
 # The one set-up script for a Debian 12 machine (run as root). Idempotent: it installs only the
 # packages that are missing, then does what it is asked:
 #
-#   tools/setup.sh           install what is missing, nothing else
-#   tools/setup.sh demo      ... then build and run the demo (examples/demo.cc)
-#   tools/setup.sh test      ... then run the whole test suite under every build config
+#   tools/setup.sh           install what is missing for everything below, nothing else
+#   tools/setup.sh demo      install only what the demo needs, then build and run it
+#   tools/setup.sh test      install everything, then run the whole suite under every build config
 #                            (default, asan = ASan+UBSan, tsan), print "N passed, N failed"
 #                            and exit non-zero if anything failed
 #
@@ -12,14 +12,17 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PACKAGES=(
-  # Build: Bazel 4 from Debian, rules_java for its JDK toolchains, clang 19 and its sanitizer
-  # runtimes, clang-format for the code style.
-  bazel-bootstrap bazel-rules-java clang-19 libclang-rt-19-dev clang-format
-  # Libraries, exposed to Bazel by the overlays in third_party/.
-  libabsl-dev libc-ares-dev libgtest-dev libgmock-dev android-libboringssl-dev libbenchmark-dev
+# What the demo needs: Bazel 4 from Debian, rules_java for its JDK toolchains, clang 19, and the
+# libraries the demo links (exposed to Bazel by the overlays in third_party/).
+DEMO_PACKAGES=(bazel-bootstrap bazel-rules-java clang-19 libabsl-dev libc-ares-dev)
+# What the whole suite needs on top.
+TEST_PACKAGES=(
+  # Sanitizer runtimes, clang-format for the code style.
+  libclang-rt-19-dev clang-format
+  # Libraries of the other packages and tests.
+  libgtest-dev libgmock-dev android-libboringssl-dev libbenchmark-dev
   # Real peers and oracles used by tests (dnsmasq: a real DNS server on loopback; socat, nc and
-  # curl: real stream/datagram peers).
+  # curl: real stream/datagram peers; memcached: a UDP peer the tests start themselves).
   python3 python3-uvloop dnsmasq-base socat netcat-openbsd curl memcached
   # TLS peers and test certificates (//tls): OpenSSL's CLI (s_server/s_client, and it makes the
   # CA and certificates at test time) and GnuTLS's gnutls-serv/gnutls-cli, a third TLS stack.
@@ -28,17 +31,31 @@ PACKAGES=(
   libuv1-dev libasio-dev
 )
 
+# Installs the missing ones of the packages named. Test peers are started by the tests
+# themselves: no service a package would start (memcached's) is started or left enabled.
 install_missing() {
   local missing=() p
-  for p in "${PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
-  if ((${#missing[@]})); then
-    echo "setup: installing ${missing[*]}"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  ((${#missing[@]})) || return 0
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Debian's policy-rc.d hook: exit code 101 tells maintainer scripts not to start services.
+  local policy=/usr/sbin/policy-rc.d ours=0
+  if [[ ! -e $policy ]]; then
+    printf '#!/bin/sh\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    ours=1
   fi
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  ((ours)) && rm -f "$policy"
+  for p in "${missing[@]}"; do
+    if [[ $p == memcached ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+      systemctl disable --now memcached >/dev/null 2>&1 || true
+    fi
+  done
 }
 
 # Prints one "N passed, N failed" line from Bazel test summaries read on stdin.
@@ -70,11 +87,18 @@ run_tests() {
   return "$status"
 }
 
-install_missing
 case "${1:-}" in
-  "") ;;
-  demo) bazel run --config=cache //examples:demo ;;
-  test) run_tests ;;
+  "")
+    install_missing "${DEMO_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    ;;
+  demo)
+    install_missing "${DEMO_PACKAGES[@]}"
+    bazel run --config=cache //examples:demo
+    ;;
+  test)
+    install_missing "${DEMO_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    run_tests
+    ;;
   *)
     echo "usage: tools/setup.sh [demo|test]" >&2
     exit 2

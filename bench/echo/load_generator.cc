@@ -70,34 +70,18 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (flag == "--lines") {
-      a.lines = true;
-      continue;
-    }
-    if (i + 1 >= argc) usage(argv[0]);
-    const char* v = argv[++i];
-    if (flag == "--host") {
-      a.host = v;
-    } else if (flag == "--port") {
-      a.port = std::atoi(v);
-    } else if (flag == "--unix") {
-      a.unix_path = v;
-    } else if (flag == "--connections") {
-      a.connections = std::atoi(v);
-    } else if (flag == "--size") {
-      a.size = static_cast<size_t>(std::atol(v));
-    } else if (flag == "--duration") {
-      a.duration = std::atof(v);
-    } else if (flag == "--warmup") {
-      a.warmup = std::atof(v);
-    } else if (flag == "--server-pid") {
-      a.server_pid = std::atoi(v);
-    } else {
-      usage(argv[0]);
-    }
-  }
+  load_util::parse_flags(
+      argc, argv,
+      {{"--host", [&](const char* v) { a.host = v; }},
+       {"--port", [&](const char* v) { a.port = std::atoi(v); }},
+       {"--unix", [&](const char* v) { a.unix_path = v; }},
+       {"--connections", [&](const char* v) { a.connections = std::atoi(v); }},
+       {"--size", [&](const char* v) { a.size = static_cast<size_t>(std::atol(v)); }},
+       {"--duration", [&](const char* v) { a.duration = std::atof(v); }},
+       {"--warmup", [&](const char* v) { a.warmup = std::atof(v); }},
+       {"--server-pid", [&](const char* v) { a.server_pid = std::atoi(v); }},
+       {"--lines", [&](const char*) { a.lines = true; }, true}},
+      usage);
   if ((a.port < 0) == a.unix_path.empty() || a.connections < 1 || a.size < (a.lines ? 25 : 16) ||
       a.duration <= 0 || a.warmup < 0) {
     usage(argv[0]);

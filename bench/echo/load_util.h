@@ -11,11 +11,40 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
+#include <initializer_list>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <string_view>
 
 namespace load_util {
+
+// One command-line flag: "--name VALUE" hands VALUE to `set`; a switch ("--name" alone) calls
+// `set` with nullptr.
+struct Flag {
+  std::string_view name;
+  std::function<void(const char* value)> set;
+  bool is_switch = false;
+};
+
+// Parses argv against `flags`; an unknown flag or a missing value calls `usage` (which exits).
+inline void parse_flags(int argc, char** argv, std::initializer_list<Flag> flags,
+                        void (*usage)(const char* argv0)) {
+  for (int i = 1; i < argc; ++i) {
+    const Flag* match = nullptr;
+    for (const Flag& flag : flags) {
+      if (flag.name == argv[i]) match = &flag;
+    }
+    if (match == nullptr) usage(argv[0]);
+    if (match->is_switch) {
+      match->set(nullptr);
+    } else {
+      if (i + 1 >= argc) usage(argv[0]);
+      match->set(argv[++i]);
+    }
+  }
+}
 
 [[noreturn]] inline void fail(const char* what) {
   std::perror(what);

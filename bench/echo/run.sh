@@ -16,39 +16,14 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
+source bench/lib.sh
 SERVERS=${SERVERS:-"raw_epoll libuv asio aio"}
 SIZES=${SIZES:-"64 1024 16384"}
 CONNS=${CONNS:-"1 100"}
 DURATION=${DURATION:-1}
 WARMUP=${WARMUP:-0.5}
 ROUNDS=${ROUNDS:-5}
-STAT=${STAT:-best}
-case "$STAT" in best | median) ;; *) echo "STAT must be best or median" >&2; exit 2 ;; esac
-BAZEL=${BAZEL:-bazel}
-read -r -a startup <<<"${BAZEL_STARTUP_FLAGS:-}"
-read -r -a flags <<<"${BAZEL_FLAGS:-}"
-bazel_cmd() { "$BAZEL" "${startup[@]}" "$@"; }
-
-tmp=$(mktemp -d)
-out=${OUT:-$tmp}
-mkdir -p "$out"
-pids=()
-cleanup() {
-  # SIGTERM, then SIGKILL for any server still there after 2 s (a SIGTERM that reaches the
-  # background subshell before it has exec'd the server can be lost), then reap them.
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for _ in $(seq 20); do
-    alive=0
-    for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
-    [ "$alive" = 0 ] && break
-    sleep 0.1
-  done
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_init
 
 # --- build ---------------------------------------------------------------------------------------
 declare -A target=(
@@ -75,57 +50,25 @@ for s in $SERVERS; do
     continue
   fi
   [ -n "${target[$s]:-}" ] || { echo "unknown server '$s'" >&2; exit 2; }
-  if [ "$s" = aio ] && ! bazel_cmd query "${target[$s]}" >/dev/null 2>&1; then
-    echo "note: ${target[$s]} does not exist yet; aio is left out" >&2
-    continue
-  fi
   servers+=("$s")
 done
 targets=(//bench/echo:load_generator)
 for s in "${servers[@]}"; do [ -n "${target[$s]:-}" ] && targets+=("${target[$s]}"); done
-echo "building with -c opt: ${targets[*]}" >&2
-bazel_cmd build -c opt "${flags[@]}" "${targets[@]}" >&2
-bin=$(bazel_cmd info -c opt "${flags[@]}" bazel-bin 2>/dev/null)
-path_of() { local t=${1#//}; echo "$bin/${t%%:*}/${t#*:}"; }
+bench_build "${targets[@]}"
 generator=$(path_of //bench/echo:load_generator)
 
 # --- start every server; each must print "listening on PORT" first ---------------------------
-declare -A port pid_of
-started=()
 for s in "${servers[@]}"; do
   if [ -n "${script[$s]:-}" ]; then
     read -r -a command <<<"${script[$s]}"
   else
     command=("$(path_of "${target[$s]}")")
   fi
-  "${command[@]}" --host 127.0.0.1 --port 0 >"$tmp/$s.out" 2>"$tmp/$s.err" &
-  pid=$!
-  pids+=("$pid")
-  p=""
-  for _ in $(seq 100); do  # up to 10 s
-    # The output file may not exist yet: the server's shell creates it.
-    p=$(sed -n '1s/^listening on \([0-9][0-9]*\)$/\1/p' "$tmp/$s.out" 2>/dev/null || true)
-    [ -n "$p" ] && break
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.1
-  done
-  if [ -z "$p" ]; then
-    echo "note: $s did not print 'listening on PORT' (first line: '$(head -n1 "$tmp/$s.out")');" \
-      "left out" >&2
-    sed 's/^/  /' "$tmp/$s.err" >&2
-    kill "$pid" 2>/dev/null || true
-    continue
-  fi
-  port[$s]=$p
-  pid_of[$s]=$pid
-  started+=("$s")
-  echo "$s: pid $pid, port $p" >&2
+  bench_start "$s" "${command[@]}" --host 127.0.0.1 --port 0 || true
 done
 [ "${#started[@]}" -gt 0 ] || { echo "no server started" >&2; exit 1; }
 
 # --- the matrix ----------------------------------------------------------------------------------
-results="$out/results.txt"
-: >"$results"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq "$ROUNDS"); do
   for size in $SIZES; do
@@ -144,17 +87,6 @@ for round in $(seq "$ROUNDS"); do
 done
 
 # --- the table: best (or median) of the rounds, column by column ---------------------------------
-field() { tr ' ' '\n' | sed -n "s/^$1=//p"; }
-summarize() {  # summarize higher|lower: the best or the median of the numbers on stdin
-  sort -g | awk -v stat="$STAT" -v better="$1" '{ a[NR] = $1 } END {
-    if (NR == 0) { print "fail"; exit }
-    if (stat == "best") print ((better == "higher") ? a[NR] : a[1])
-    else print ((NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2) }'
-}
-metric() {  # metric SERVER SIZE CONNS KEY higher|lower -> over that setting's rounds
-  { grep -E "^server=$1 .* size=$2 conns=$3 " "$results" || true; } | field "$4" | summarize "$5"
-}
-
 echo
 echo "Echo servers, ping-pong over TCP loopback; ${DURATION} s timed after ${WARMUP} s warm-up," \
   "$STAT of $ROUNDS rounds; $(nproc) CPUs shared by server and generator; load average" \
@@ -164,23 +96,22 @@ echo "| server | size | conns | msgs/s | p50 µs | p99 µs | server CPU ns/msg |
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for size in $SIZES; do
   for conns in $CONNS; do
+    setting="size=$size conns=$conns "
     base=""
     if [ -n "${port[raw_epoll]:-}" ]; then
-      base=$(metric raw_epoll "$size" "$conns" server_cpu_ns_per_msg lower)
+      base=$(metric "server=raw_epoll .* $setting" server_cpu_ns_per_msg lower)
     fi
     for s in "${started[@]}"; do
-      rate=$(metric "$s" "$size" "$conns" msgs_per_s higher)
-      p50=$(metric "$s" "$size" "$conns" p50_us lower)
-      p99=$(metric "$s" "$size" "$conns" p99_us lower)
-      cpu=$(metric "$s" "$size" "$conns" server_cpu_ns_per_msg lower)
+      rate=$(metric "server=$s .* $setting" msgs_per_s higher)
+      p50=$(metric "server=$s .* $setting" p50_us lower)
+      p99=$(metric "server=$s .* $setting" p99_us lower)
+      cpu=$(metric "server=$s .* $setting" server_cpu_ns_per_msg lower)
       if [ "$rate" = fail ]; then
         printf '| %s | %s | %s | failed | | | | |\n' "$s" "$size" "$conns"
         continue
       fi
-      ratio=$(awk -v c="$cpu" -v b="$base" \
-        'BEGIN { if (c + 0 > 0 && b + 0 > 0) printf "%.2f", c / b; else print "-" }')
       printf '| %s | %s | %s | %.0f | %.1f | %.1f | %.0f | %s |\n' "$s" "$size" "$conns" \
-        "$rate" "$p50" "$p99" "$cpu" "$ratio"
+        "$rate" "$p50" "$p99" "$cpu" "$(ratio "$cpu" "$base")"
     done
   done
 done

@@ -69,30 +69,17 @@ struct Args {
 
 Args parse_args(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string flag = argv[i];
-    if (i + 1 >= argc) usage(argv[0]);
-    const char* v = argv[++i];
-    if (flag == "--host") {
-      a.host = v;
-    } else if (flag == "--port") {
-      a.port = std::atoi(v);
-    } else if (flag == "--clients") {
-      a.clients = std::atoi(v);
-    } else if (flag == "--size") {
-      a.size = static_cast<size_t>(std::atol(v));
-    } else if (flag == "--duration") {
-      a.duration = std::atof(v);
-    } else if (flag == "--warmup") {
-      a.warmup = std::atof(v);
-    } else if (flag == "--server-pid") {
-      a.server_pid = std::atoi(v);
-    } else if (flag == "--timeout-ms") {
-      a.timeout_ms = std::atoi(v);
-    } else {
-      usage(argv[0]);
-    }
-  }
+  load_util::parse_flags(
+      argc, argv,
+      {{"--host", [&](const char* v) { a.host = v; }},
+       {"--port", [&](const char* v) { a.port = std::atoi(v); }},
+       {"--clients", [&](const char* v) { a.clients = std::atoi(v); }},
+       {"--size", [&](const char* v) { a.size = static_cast<size_t>(std::atol(v)); }},
+       {"--duration", [&](const char* v) { a.duration = std::atof(v); }},
+       {"--warmup", [&](const char* v) { a.warmup = std::atof(v); }},
+       {"--server-pid", [&](const char* v) { a.server_pid = std::atoi(v); }},
+       {"--timeout-ms", [&](const char* v) { a.timeout_ms = std::atoi(v); }}},
+      usage);
   if (a.port <= 0 || a.port > 65535 || a.clients < 1 || a.size < 16 || a.size > kMaxDatagram ||
       a.duration <= 0 || a.warmup < 0 || a.timeout_ms < 1) {
     usage(argv[0]);
