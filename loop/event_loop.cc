@@ -8,6 +8,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -53,7 +54,9 @@ EventLoop::EventLoop(EventLoopOptions options)
       wakeup_(std::make_unique<internal::Wakeup>()),
       liveness_(std::make_shared<EventLoop*>(this)),
       poster_(std::make_shared<internal::LoopPoster>(this)),
-      debug_(debug_from_environment()) {
+      debug_(debug_from_environment()),
+      virtual_time_(options.virtual_time),
+      auto_advance_(options.virtual_time && options.auto_advance) {
   if (int err = poller_->update(wakeup_->fd(), 0, internal::kReadable)) {
     throw_os_error(err, "registering the wakeup fd");
   }
@@ -69,6 +72,7 @@ EventLoop::~EventLoop() {
 EventLoop* EventLoop::running_loop() noexcept { return t_running_loop; }
 
 double EventLoop::time() const noexcept {
+  if (virtual_time_) return virtual_now_;
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
@@ -148,11 +152,16 @@ void EventLoop::close() {
 
 int EventLoop::poll_timeout_ms() {
   timers_.prune();
-  if (!ready_.empty() || stopping_ || threadsafe_pending_.load(std::memory_order_acquire)) {
+  if (!ready_.empty() || stopping_ || never_block_ ||
+      threadsafe_pending_.load(std::memory_order_acquire)) {
     return 0;
   }
   double deadline;
   if (!timers_.next_deadline(&deadline)) return -1;
+  // Virtual time: waiting in the poller cannot make a timer due. Poll without waiting when
+  // auto-advance will move the clock or a timer is already due; else wait for I/O (or another
+  // thread) only. (advance_time() never waits: never_block_ above.)
+  if (virtual_time_) return auto_advance_ || deadline <= virtual_now_ ? 0 : -1;
   // iteration_start_ was read just now, at the end of the previous iteration (or by run_forever).
   double timeout = std::min(std::max(0.0, deadline - iteration_start_), kMaxPollTimeout);
   // Round up: waking before the deadline would only cost another wait.
@@ -168,6 +177,7 @@ void EventLoop::run_once() {
       timeout_ms, [this](int fd, std::uint32_t events) { io_events_.emplace_back(fd, events); });
   // One clock read per iteration: it ends this poll, starts the run phase and is the "now" of
   // the due timers; the next iteration's start is the previous one's end (no second read).
+  if (auto_advance_) jump_to_next_timer_if_idle();
   double now = time();
   metrics_.poll_time += now - iteration_start_;
   if (err) throw_os_error(err, "poll");
@@ -193,6 +203,45 @@ void EventLoop::run_once() {
   }
   iteration_start_ = time();
   metrics_.run_time += iteration_start_ - now;
+}
+
+// --- Virtual time --------------------------------------------------------------------------------
+
+void EventLoop::jump_to_next_timer_if_idle() {
+  // Idle: nothing ready, no I/O event from this poll, no thread-safe callback, not stopping.
+  if (!ready_.empty() || !io_events_.empty() || stopping_ ||
+      threadsafe_pending_.load(std::memory_order_acquire)) {
+    return;
+  }
+  double deadline;
+  if (timers_.next_deadline(&deadline) && deadline > virtual_now_) virtual_now_ = deadline;
+}
+
+void EventLoop::advance_time(double seconds) {
+  if (!virtual_time_) throw RuntimeError("advance_time() needs a loop with virtual time");
+  if (!(seconds >= 0)) throw ValueError("advance_time() needs seconds >= 0");
+  check_runnable();
+  const double target = virtual_now_ + seconds;
+  RunningScope scope(this, &running_, &stopping_);
+  struct NeverBlock {
+    bool* flag;
+    ~NeverBlock() { *flag = false; }
+  } never_block{&never_block_};
+  never_block_ = true;
+  iteration_start_ = time();
+  while (!stopping_) {
+    run_once();
+    if (!ready_.empty()) continue;  // what those callbacks scheduled for the same time
+    double deadline;
+    timers_.prune();
+    if (timers_.next_deadline(&deadline) && deadline <= target) {
+      virtual_now_ = std::max(virtual_now_, deadline);
+    } else if (virtual_now_ < target) {
+      virtual_now_ = target;  // one more pass: I/O and callbacks at the target time
+    } else {
+      break;
+    }
+  }
 }
 
 LoopMetrics EventLoop::metrics() const noexcept {

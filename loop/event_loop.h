@@ -99,6 +99,13 @@ class LoopChild {
 
 struct EventLoopOptions {
   PollerKind poller = PollerKind::kDefault;
+  // Virtual time, for tests: time() starts at 0 and moves only by advance_time(), or, with
+  // auto_advance, by jumping straight to the next timer whenever the loop has nothing else to
+  // do (nothing ready, no I/O event already there), as Tokio's paused clock. Real fds still
+  // work on such a loop: it polls them without waiting while a timer is pending, and waits for
+  // them for real when none is. See docs/API.md ("Testing your code").
+  bool virtual_time = false;
+  bool auto_advance = false;
 };
 
 // EventLoop::metrics(): counters since the loop was made.
@@ -180,8 +187,14 @@ class EventLoop {
   template <class F>
   TimerHandle call_at(double when, F&& callback,
                       std::source_location where = std::source_location::current());
-  // Seconds on the loop's monotonic clock (CLOCK_MONOTONIC).
+  // Seconds on the loop's monotonic clock (CLOCK_MONOTONIC), or its virtual clock.
   double time() const noexcept;
+  // Virtual time only (EventLoopOptions::virtual_time): moves the clock forward by `seconds`,
+  // running everything that becomes due on the way in order, each timer at its own time, and
+  // what those schedule for the same time; then returns. The loop must not be running.
+  // ValueError for negative seconds; RuntimeError on a real-time or running loop.
+  void advance_time(double seconds);
+  bool has_virtual_time() const noexcept { return virtual_time_; }
 
   // What the loop has done so far (libuv's uv_metrics_info, Tokio's RuntimeMetrics; what asyncio
   // users read from _scheduled and by counting _run_once). Loop thread only; cheap to read.
@@ -355,7 +368,8 @@ class EventLoop {
                      where, debug_, refs);
   }
 
-  void check_thread() const;  // debug mode: refuse non-thread-safe calls from other threads
+  void jump_to_next_timer_if_idle();  // auto-advance (virtual time)
+  void check_thread() const;          // debug mode: refuse non-thread-safe calls from other threads
   // Debug mode: logs "Executing <handle> took N seconds" if `took` >= slow_callback_duration.
   void report_if_slow(State* state, double took) const;
   void check_runnable() const;
@@ -409,6 +423,12 @@ class EventLoop {
   bool running_ = false;
   bool closed_ = false;
   bool debug_ = false;
+  // Virtual time (EventLoopOptions): the clock, and whether idle iterations jump to the next
+  // timer. never_block_ is set while advance_time() runs the loop: polls do not wait then.
+  bool virtual_time_ = false;
+  bool auto_advance_ = false;
+  bool never_block_ = false;
+  double virtual_now_ = 0;
 };
 
 // --- Template definitions ---------------------------------------------------------------------

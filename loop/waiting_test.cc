@@ -27,7 +27,7 @@ std::vector<int> values(const std::vector<Future<int>>& futures) {
 }
 
 TEST(CurrentTaskTest, InsideATaskAndOutside) {
-  EventLoop loop;
+  EventLoop loop(::aio::testing::virtual_time());
   auto body = [&]() -> Coro<std::string> {
     std::optional<TaskRef> me = current_task();
     co_return me ? me->get_name() : "none";
@@ -44,7 +44,7 @@ TEST(CurrentTaskTest, InsideATaskAndOutside) {
 }
 
 TEST(AllTasksTest, ListsPendingTasksOnly) {
-  EventLoop loop;
+  EventLoop loop(::aio::testing::virtual_time());
   Task<int> quick = loop.create_task(value_after(0, 1), "quick");
   Task<int> slow = loop.create_task(value_after(3600, 2), "slow");
   auto body = [&]() -> Coro<Strings> {
@@ -62,7 +62,7 @@ TEST(AllTasksTest, ListsPendingTasksOnly) {
 }
 
 TEST(WaitTest, AllCompletedFirstCompletedFirstException) {
-  EventLoop loop;
+  EventLoop loop(::aio::testing::virtual_time());
   auto body = [&]() -> Coro<Strings> {
     EventLoop& l = get_running_loop();
     Strings report;
@@ -99,7 +99,7 @@ TEST(WaitTest, AllCompletedFirstCompletedFirstException) {
 }
 
 TEST(WaitTest, TimeoutSplitsWithoutCancellingOrRaising) {
-  EventLoop loop;
+  EventLoop loop(::aio::testing::virtual_time());
   auto body = [&]() -> Coro<std::string> {
     EventLoop& l = get_running_loop();
     std::vector<Future<int>> fs{l.create_task(value_after(0, 1)),
@@ -116,7 +116,7 @@ TEST(WaitTest, TimeoutSplitsWithoutCancellingOrRaising) {
 }
 
 TEST(AsCompletedTest, YieldsInCompletionOrderWithExceptions) {
-  EventLoop loop;
+  EventLoop loop(::aio::testing::virtual_time());
   auto body = [&]() -> Coro<Strings> {
     EventLoop& l = get_running_loop();
     std::vector<Future<int>> fs{l.create_task(value_after(0.003, 3)),
@@ -136,7 +136,7 @@ TEST(AsCompletedTest, YieldsInCompletionOrderWithExceptions) {
 }
 
 TEST(AsCompletedTest, TimeoutRaisesForTheRest) {
-  EventLoop loop;
+  EventLoop loop(::aio::testing::virtual_time());
   auto body = [&]() -> Coro<Strings> {
     EventLoop& l = get_running_loop();
     Task<int> slow = l.create_task(value_after(3600, 2));
@@ -179,7 +179,7 @@ print(" ".join(order))
 )py";
 
 TEST(WaitTest, OrderMatchesCPython) {
-  EventLoop loop;
+  EventLoop loop(::aio::testing::virtual_time());
   Strings order;
   auto job = [&](std::string name, double delay) -> Coro<std::string> {
     co_await sleep(delay);

@@ -22,6 +22,15 @@
 
 namespace aio::testing {
 
+// Options for a loop on virtual time that auto-advances (EventLoopOptions::virtual_time): its
+// timers fire in deadline order at once, so timing scenarios are deterministic and fast.
+inline EventLoopOptions virtual_time() {
+  EventLoopOptions options;
+  options.virtual_time = true;
+  options.auto_advance = true;
+  return options;
+}
+
 // Runs `loop` until stop() with a watchdog: if it has not stopped after `timeout` seconds, the
 // watchdog stops it and the test fails. Returns false on timeout.
 inline bool run_with_timeout(EventLoop& loop, double timeout = 10.0) {
