@@ -1,15 +1,18 @@
 #include <cstdlib>
 #include <string_view>
 
-#include "loop/epoll_poller.h"
 #include "loop/errors.h"
 #include "loop/poll_poller.h"
 #include "loop/poller.h"
+#ifdef AIO_HAVE_EPOLL  // loop/BUILD.bazel: on Linux
+#include "loop/epoll_poller.h"
+#endif
 
 namespace aio::internal {
 
-// The build's default: epoll unless built with --define aio_poller=poll (loop/BUILD.bazel).
-#ifdef AIO_DEFAULT_POLLER_POLL
+// The build's default: epoll where there is one, unless built with --define aio_poller=poll
+// (loop/BUILD.bazel).
+#if defined(AIO_DEFAULT_POLLER_POLL) || !defined(AIO_HAVE_EPOLL)
 static constexpr PollerKind kCompiledDefault = PollerKind::kPoll;
 #else
 static constexpr PollerKind kCompiledDefault = PollerKind::kEpoll;
@@ -26,8 +29,12 @@ PollerKind default_poller_kind() {
 
 std::unique_ptr<Poller> make_poller(PollerKind kind) {
   if (kind == PollerKind::kDefault) kind = default_poller_kind();
-  if (kind == PollerKind::kPoll) return std::make_unique<PollPoller>();
-  return std::make_unique<EpollPoller>();
+#ifdef AIO_HAVE_EPOLL
+  if (kind == PollerKind::kEpoll) return std::make_unique<EpollPoller>();
+#else
+  if (kind == PollerKind::kEpoll) throw ValueError("this platform has no epoll poller");
+#endif
+  return std::make_unique<PollPoller>();
 }
 
 }  // namespace aio::internal

@@ -1,0 +1,36 @@
+// The umbrella target as a consumer uses it: one include, one dependency (@aio//:aio), and a
+// server, a client and aio::run from it.
+#include "aio.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace {
+
+aio::Coro<void> echo_line(aio::StreamReader reader, aio::StreamWriter writer) {
+  writer.write(co_await reader.readline());
+  co_await writer.drain();
+  writer.close();
+}
+
+aio::Coro<std::string> round_trip() {
+  aio::ServerRef server = co_await aio::start_server(echo_line, "127.0.0.1", 0);
+  std::uint16_t port = server->sockets().at(0).getsockname().port();
+  auto [reader, writer] = co_await aio::open_connection("127.0.0.1", port);
+  writer.write(std::string("through the umbrella\n"));
+  std::string line = co_await aio::wait_for(reader.readline(), 10);
+  writer.close();
+  co_await writer.wait_closed();
+  server->close();
+  co_await server->wait_closed();
+  co_return line;
+}
+
+TEST(UmbrellaTest, OneIncludeGivesLoopNetAndRun) {
+  EXPECT_EQ(aio::run(round_trip()), "through the umbrella\n");
+  // The other packages are there too.
+  EXPECT_TRUE(aio::tls::create_default_context()->check_hostname());
+}
+
+}  // namespace
