@@ -225,6 +225,7 @@ void MemoryTransport::lose(std::exception_ptr error) {
   if (lost_) return;
   lost_ = true;
   closing_ = true;
+  lost_writes_ = 1;  // as asyncio's _force_close: the loss counts as the first lost write
   loop_->call_soon([ref = self_, error] { ref->call_connection_lost(error); });
 }
 
