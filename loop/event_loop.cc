@@ -177,7 +177,8 @@ void EventLoop::run_once() {
       timeout_ms, [this](int fd, std::uint32_t events) { io_events_.emplace_back(fd, events); });
   // One clock read per iteration: it ends this poll, starts the run phase and is the "now" of
   // the due timers; the next iteration's start is the previous one's end (no second read).
-  if (auto_advance_) jump_to_next_timer_if_idle();
+  // Auto-advance, unless advance_time() is the one moving the clock (never_block_).
+  if (auto_advance_ && !never_block_) jump_to_next_timer_if_idle();
   double now = time();
   metrics_.poll_time += now - iteration_start_;
   if (err) throw_os_error(err, "poll");

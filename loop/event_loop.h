@@ -195,6 +195,9 @@ class EventLoop {
   // ValueError for negative seconds; RuntimeError on a real-time or running loop.
   void advance_time(double seconds);
   bool has_virtual_time() const noexcept { return virtual_time_; }
+  // When the earliest live timer is due (loop.time() clock), or +infinity without one: what a
+  // test on virtual time advances to (asyncio's loop._scheduled[0].when()).
+  double next_timer_when();
 
   // What the loop has done so far (libuv's uv_metrics_info, Tokio's RuntimeMetrics; what asyncio
   // users read from _scheduled and by counting _run_once). Loop thread only; cheap to read.

@@ -1,6 +1,7 @@
 // Callback scheduling: the ready queue (call_soon), the timer heap (call_later/call_at) and the
 // thread-safe queue other threads post to (call_soon_threadsafe, LoopPoster), which run_once()
 // moves onto the ready queue.
+#include <limits>
 #include <mutex>
 #include <utility>
 #include <vector>
@@ -34,6 +35,12 @@ TimerHandle EventLoop::schedule_timer(double when, State* state) {
   state->when = when;
   timers_.push(state);
   return TimerHandle(state);
+}
+
+double EventLoop::next_timer_when() {
+  timers_.prune();
+  double deadline;
+  return timers_.next_deadline(&deadline) ? deadline : std::numeric_limits<double>::infinity();
 }
 
 void EventLoop::take_threadsafe_callbacks() {

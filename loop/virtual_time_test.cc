@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -109,6 +110,19 @@ TEST(VirtualTimeTest, AdvanceTimeFiresWhatIsDueAndNothingMore) {
   loop.advance_time(100);
   EXPECT_EQ(fired.back(), "t15");
   EXPECT_DOUBLE_EQ(loop.time(), 110.0);
+}
+
+TEST(VirtualTimeTest, AdvanceTimeStopsAtItsTargetAlsoWithAutoAdvance) {
+  EventLoop loop(virtual_clock(true));
+  bool fired = false;
+  loop.call_later(30, [&] { fired = true; });
+  loop.advance_time(5);
+  EXPECT_DOUBLE_EQ(loop.time(), 5.0) << "auto-advance must not jump past advance_time's target";
+  EXPECT_FALSE(fired);
+  EXPECT_EQ(loop.next_timer_when(), 30.0);
+  loop.advance_time(25);
+  EXPECT_TRUE(fired);
+  EXPECT_EQ(loop.next_timer_when(), std::numeric_limits<double>::infinity());
 }
 
 TEST(VirtualTimeTest, AdvanceTimeRefusesBadUse) {
