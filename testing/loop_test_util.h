@@ -126,6 +126,35 @@ inline std::string python_oracle(const std::string& script) {
   return text;
 }
 
+// Python prepended to an oracle script whose scenario depends on timers: run_virtual(coro) runs
+// it on CPython's own loop with a virtual clock (time() jumps to where select() would have
+// waited), the counterpart of a virtual_time() loop here, so a loaded machine cannot reorder
+// timers that are 10 ms apart.
+inline constexpr const char* kPythonVirtualTime = R"py(
+import asyncio
+class VirtualLoop(asyncio.SelectorEventLoop):
+    def __init__(self):
+        super().__init__()
+        self._now = 0.0
+        select = self._selector.select
+        def jump(timeout=None):
+            if timeout is not None and timeout > 0:
+                self._now += timeout
+                timeout = 0
+            return select(timeout)
+        self._selector.select = jump
+    def time(self):
+        return self._now
+def run_virtual(coro):
+    loop = VirtualLoop()
+    asyncio.set_event_loop(loop)
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
+)py";
+
 // Compares an order of events with what CPython's asyncio prints for the same scenario. When
 // python3 is missing the test is marked skipped; call it as a test's last statement.
 inline void expect_same_as_cpython(const std::string& ours, const std::string& script) {
