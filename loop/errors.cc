@@ -2,9 +2,11 @@
 
 #include <cxxabi.h>
 
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <typeinfo>
 
 namespace aio {
@@ -34,41 +36,60 @@ OSError::OSError(int err, const std::string& what_arg, bool replaces_strerror)
     : StdError(std::error_code(err, std::generic_category())),
       message_(os_error_message(err, what_arg, replaces_strerror)) {}
 
-void throw_os_error(int err, const std::string& context, bool replaces_strerror) {
+namespace {
+
+// Calls make(tag) with a std::type_identity of the OSError subclass Python raises for `err`.
+template <class Make>
+auto for_os_error_type(int err, Make&& make) {
   switch (err) {
     case EAGAIN:
     case EALREADY:
     case EINPROGRESS:
-      throw BlockingIOError(err, context, replaces_strerror);
+      return make(std::type_identity<BlockingIOError>{});
     case ECHILD:
-      throw ChildProcessError(err, context, replaces_strerror);
+      return make(std::type_identity<ChildProcessError>{});
     case EEXIST:
-      throw FileExistsError(err, context, replaces_strerror);
+      return make(std::type_identity<FileExistsError>{});
     case ENOENT:
-      throw FileNotFoundError(err, context, replaces_strerror);
+      return make(std::type_identity<FileNotFoundError>{});
     case EINTR:
-      throw InterruptedError(err, context, replaces_strerror);
+      return make(std::type_identity<InterruptedError>{});
     case EISDIR:
-      throw IsADirectoryError(err, context, replaces_strerror);
+      return make(std::type_identity<IsADirectoryError>{});
     case ENOTDIR:
-      throw NotADirectoryError(err, context, replaces_strerror);
+      return make(std::type_identity<NotADirectoryError>{});
     case EACCES:
     case EPERM:
-      throw PermissionError(err, context, replaces_strerror);
+      return make(std::type_identity<PermissionError>{});
     case ESRCH:
-      throw ProcessLookupError(err, context, replaces_strerror);
+      return make(std::type_identity<ProcessLookupError>{});
     case EPIPE:
     case ESHUTDOWN:
-      throw BrokenPipeError(err, context, replaces_strerror);
+      return make(std::type_identity<BrokenPipeError>{});
     case ECONNABORTED:
-      throw ConnectionAbortedError(err, context, replaces_strerror);
+      return make(std::type_identity<ConnectionAbortedError>{});
     case ECONNREFUSED:
-      throw ConnectionRefusedError(err, context, replaces_strerror);
+      return make(std::type_identity<ConnectionRefusedError>{});
     case ECONNRESET:
-      throw ConnectionResetError(err, context, replaces_strerror);
+      return make(std::type_identity<ConnectionResetError>{});
     default:
-      throw OSError(err, context, replaces_strerror);
+      return make(std::type_identity<OSError>{});
   }
+}
+
+}  // namespace
+
+void throw_os_error(int err, const std::string& context, bool replaces_strerror) {
+  for_os_error_type(err, [&]<class E>(std::type_identity<E>) -> int {
+    throw E(err, context, replaces_strerror);
+  });
+  std::abort();  // unreachable: every branch throws
+}
+
+std::exception_ptr make_os_error(int err, const std::string& context, bool replaces_strerror) {
+  return for_os_error_type(err, [&]<class E>(std::type_identity<E>) {
+    return std::make_exception_ptr(E(err, context, replaces_strerror));
+  });
 }
 
 std::string describe_exception(const std::exception_ptr& error) {

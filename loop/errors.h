@@ -161,6 +161,11 @@ AIO_CONNECTION_ERROR_SUBCLASS(ConnectionResetError);
 [[noreturn]] void throw_os_error(int err, const std::string& context = "",
                                  bool replaces_strerror = false);
 
+// The same exception, made without throwing it (std::make_exception_ptr): for errors that go
+// straight to a future or to connection_lost, where a throw and catch would only cost time.
+std::exception_ptr make_os_error(int err, const std::string& context = "",
+                                 bool replaces_strerror = false);
+
 // Shorthand for throw_os_error(errno, context).
 [[noreturn]] inline void throw_errno(const std::string& context = "") {
   throw_os_error(errno, context);

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "loop/errors.h"
 #include "loop/logging.h"
 #include "net/transport_util.h"
 
@@ -65,6 +66,15 @@ void FdTransport::close_now(std::exception_ptr error) {
 void FdTransport::fatal_error(std::exception_ptr error, const char* message) {
   if (loop_ == nullptr) return;
   report_fatal_error(*loop_, error, message, *transport_, protocol_);
+  force_close(std::move(error));
+}
+
+void FdTransport::fatal_os_error(int err, const char* message) {
+  if (loop_ == nullptr) return;
+  std::exception_ptr error = make_os_error(err);
+  if (loop_->get_debug()) {
+    log(LogLevel::kDebug, repr() + ": " + message + ": " + describe_exception(error), error);
+  }
   force_close(std::move(error));
 }
 

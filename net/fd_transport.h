@@ -107,6 +107,9 @@ class FdTransport : protected FdOwner, protected ClosesWithLoop {
   // asyncio's _fatal_error: an OSError is only logged in debug mode; anything else also goes to
   // the exception handler with `message`, the transport and the protocol. Then force_close().
   void fatal_error(std::exception_ptr error, const char* message);
+  // fatal_error for an errno: an OSError, so only the debug log, and the exception is made
+  // without a throw (a reset or a broken pipe is an ordinary end of a connection).
+  void fatal_os_error(int err, const char* message);
   // A write while the connection is lost: dropped and counted; from the fifth on, `warning` is
   // logged (asyncio's LOG_THRESHOLD_FOR_CONNLOST_WRITES).
   void drop_lost_write(const char* warning);

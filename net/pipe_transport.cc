@@ -77,7 +77,7 @@ void ReadPipeTransport::on_readable() {
   // A PTY master reads EIO once its slave side is closed: that is the end of the data, as EOF.
   bool eof = n == 0 || (n < 0 && errno == EIO);
   if (n < 0 && !eof) {
-    if (!would_block(errno)) fatal_error(os_error(errno), "Fatal read error on pipe transport");
+    if (!would_block(errno)) fatal_os_error(errno, "Fatal read error on pipe transport");
     return;
   }
   if (!eof) {
@@ -161,7 +161,7 @@ void WritePipeTransport::write(std::span<const std::byte> data) {
     ssize_t n = ::write(pipe_.fileno(), data.data(), data.size());
     if (n < 0) {
       if (!would_block(errno)) {
-        fatal_error(os_error(errno), "Fatal write error on pipe transport");
+        fatal_os_error(errno, "Fatal write error on pipe transport");
         return;
       }
       n = 0;
@@ -180,7 +180,7 @@ void WritePipeTransport::on_writable() {
   ssize_t n = ::writev(pipe_.fileno(), pieces, count);
   if (n < 0) {
     if (would_block(errno)) return;
-    fatal_error(os_error(errno), "Fatal write error on pipe transport");
+    fatal_os_error(errno, "Fatal write error on pipe transport");
     return;
   }
   buffer_.consume(static_cast<std::size_t>(n));

@@ -132,7 +132,7 @@ std::size_t SocketTransport::receive(std::span<std::byte> buffer) {
   if (n == 0) {
     on_eof();
   } else if (!would_block(errno)) {
-    fatal_error(os_error(errno), "Fatal read error on socket transport");
+    fatal_os_error(errno, "Fatal read error on socket transport");
   }
   return 0;
 }
@@ -209,7 +209,7 @@ void SocketTransport::sendfile_write(std::span<const std::byte> data) {
     ssize_t n = ::send(socket_.fileno(), data.data(), data.size(), MSG_NOSIGNAL);
     if (n < 0) {
       if (!would_block(errno)) {
-        fatal_error(os_error(errno), "Fatal write error on socket transport");
+        fatal_os_error(errno, "Fatal write error on socket transport");
         return;
       }
       n = 0;
@@ -235,7 +235,7 @@ void SocketTransport::on_writable() {
     int err = errno;
     discard_write_buffer();
     if (empty_waiter_ && !empty_waiter_->done()) empty_waiter_->set_exception(os_error(err));
-    fatal_error(os_error(err), "Fatal write error on socket transport");
+    fatal_os_error(err, "Fatal write error on socket transport");
     return;
   }
   buffer_.consume(static_cast<std::size_t>(n));

@@ -34,13 +34,7 @@ void release_transport_fd(EventLoop* loop, int fd, ClosesWithLoop* transport) no
   unregister_from_loop(*loop, transport);
 }
 
-std::exception_ptr os_error(int err) {
-  try {
-    throw_os_error(err);
-  } catch (...) {
-    return std::current_exception();
-  }
-}
+std::exception_ptr os_error(int err) { return make_os_error(err); }
 
 std::exception_ptr current_error_unless_interrupt() {
   std::exception_ptr error = std::current_exception();
