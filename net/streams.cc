@@ -63,22 +63,22 @@ Coro<ServerRef> start_server(ClientConnectedCallback client_connected_cb, std::s
   co_return co_await create_server(loop, std::move(factory), std::move(host), port);
 }
 
-Coro<Streams> open_unix_connection(std::optional<std::string> path, Socket sock,
+Coro<Streams> open_unix_connection(std::optional<std::string> path, Socket sock, SslOptions tls,
                                    std::size_t limit) {
   EventLoop& loop = get_running_loop();
   ClientStreams streams(loop, limit);
-  Connection<> made =
-      co_await create_unix_connection(loop, streams.factory(), std::move(path), std::move(sock));
+  Connection<> made = co_await create_unix_connection(loop, streams.factory(), std::move(path),
+                                                      std::move(sock), std::move(tls));
   co_return streams.finish(loop, std::move(made));
 }
 
 Coro<ServerRef> start_unix_server(ClientConnectedCallback client_connected_cb,
                                   std::optional<std::string> path, Socket sock, int backlog,
-                                  bool start_serving, std::size_t limit) {
+                                  bool start_serving, SslOptions tls, std::size_t limit) {
   EventLoop& loop = get_running_loop();
   ProtocolFactory factory = server_factory(loop, std::move(client_connected_cb), limit);
   co_return co_await create_unix_server(loop, std::move(factory), std::move(path), std::move(sock),
-                                        backlog, start_serving);
+                                        backlog, start_serving, std::move(tls));
 }
 
 }  // namespace aio

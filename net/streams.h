@@ -9,7 +9,8 @@
 //   co_await writer.wait_closed();
 //
 // Every option of create_connection / create_server passes through: the option structs are
-// taken whole (ConnectionOptions, ServerOptions), plus `limit`, the readers' buffer limit.
+// taken whole (ConnectionOptions, ServerOptions, including `ssl`), plus `limit`, the readers'
+// buffer limit. Over TLS the reader and writer work on the TLS transport.
 #ifndef AIO_NET_STREAMS_H_
 #define AIO_NET_STREAMS_H_
 
@@ -27,6 +28,7 @@
 #include "net/stream_reader.h"
 #include "net/stream_reader_protocol.h"
 #include "net/stream_writer.h"
+#include "net/transport_security.h"
 
 namespace aio {
 
@@ -49,12 +51,13 @@ Coro<ServerRef> start_server(ClientConnectedCallback client_connected_cb, std::s
                              std::uint16_t port, std::size_t limit = kDefaultStreamLimit);
 
 // asyncio.open_unix_connection / start_unix_server: the arguments of create_unix_connection /
-// create_unix_server, plus `limit`.
+// create_unix_server in their order (`tls` is their ssl / server_hostname /
+// ssl_handshake_timeout: TLS over the UNIX socket), plus `limit`.
 Coro<Streams> open_unix_connection(std::optional<std::string> path, Socket sock = {},
-                                   std::size_t limit = kDefaultStreamLimit);
+                                   SslOptions tls = {}, std::size_t limit = kDefaultStreamLimit);
 Coro<ServerRef> start_unix_server(ClientConnectedCallback client_connected_cb,
                                   std::optional<std::string> path, Socket sock = {},
-                                  int backlog = 100, bool start_serving = true,
+                                  int backlog = 100, bool start_serving = true, SslOptions tls = {},
                                   std::size_t limit = kDefaultStreamLimit);
 
 }  // namespace aio
