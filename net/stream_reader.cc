@@ -1,6 +1,7 @@
 #include "net/stream_reader.h"
 
 #include <algorithm>
+#include <coroutine>
 #include <utility>
 
 #include "loop/errors.h"
@@ -86,30 +87,50 @@ namespace {
 
 using State = StreamReader::State;
 
-// asyncio's _wait_for_data: sleeps until feed_data, feed_eof or set_exception. Awaited inline
-// by a read that holds the state.
-Coro<void> wait_for_data(State& s, const char* func_name) {
-  // One waiter only: with two, nobody could say which read gets the next bytes.
-  if (s.waiter) {
-    throw RuntimeError(std::string(func_name) +
-                       "() called while another coroutine is already waiting for incoming data");
+// asyncio's _wait_for_data: `co_await DataArrival(s, "read")` sleeps until feed_data, feed_eof
+// or set_exception. An awaiter rather than a coroutine of its own: a read that waits once per
+// message (readline in a request/response loop) then costs no extra coroutine frame and no
+// extra resumption; the awaiter lives in the reading coroutine's frame for the wait.
+class DataArrival {
+ public:
+  DataArrival(State& s, const char* func_name) : s_(s), waiter_(start(s, func_name)) {}
+  bool await_ready() const noexcept { return waiter_.done(); }
+  void await_suspend(std::coroutine_handle<> h) {
+    try {
+      internal::current_task_or_throw().suspend_on(waiter_.state(), h);
+    } catch (...) {
+      s_.waiter.reset();
+      throw;
+    }
   }
-  if (s.eof) throw InvalidStateError("_wait_for_data after EOF");
-  // Waiting while paused would never end (readexactly(n) with n > limit needs more).
-  if (s.paused) {
-    s.paused = false;
-    s.transport->resume_reading();
+  // Resumed by the data, the error or a cancellation: in every case the wait is over.
+  void await_resume() {
+    s_.waiter.reset();
+    internal::raise_pending_in_current_task();
+    waiter_.take_result();
   }
-  Future<void> waiter = s.loop->create_future();
-  s.waiter = waiter;
-  try {
-    co_await waiter;
-  } catch (...) {
-    s.waiter.reset();
-    throw;
+
+ private:
+  static Future<void> start(State& s, const char* func_name) {
+    // One waiter only: with two, nobody could say which read gets the next bytes.
+    if (s.waiter) {
+      throw RuntimeError(std::string(func_name) +
+                         "() called while another coroutine is already waiting for incoming data");
+    }
+    if (s.eof) throw InvalidStateError("_wait_for_data after EOF");
+    // Waiting while paused would never end (readexactly(n) with n > limit needs more).
+    if (s.paused) {
+      s.paused = false;
+      s.transport->resume_reading();
+    }
+    Future<void> waiter = s.loop->create_future();
+    s.waiter = waiter;
+    return waiter;
   }
-  s.waiter.reset();
-}
+
+  State& s_;
+  Future<void> waiter_;
+};
 
 // One look at the buffer for readuntil: the chunk up to and including `separator` if it is
 // there; nullopt if more data is needed. `offset` (kept across waits) is how far the buffer is
@@ -155,8 +176,10 @@ Coro<std::string> readuntil_in(std::shared_ptr<State> s, std::string separator) 
   s->raise_if_failed();
   std::ptrdiff_t offset = 0;
   while (true) {
-    if (std::optional<std::string> chunk = scan_until(*s, separator, offset)) co_return *chunk;
-    co_await wait_for_data(*s, "readuntil");
+    if (std::optional<std::string> chunk = scan_until(*s, separator, offset)) {
+      co_return std::move(*chunk);
+    }
+    co_await DataArrival(*s, "readuntil");
   }
 }
 
@@ -166,8 +189,10 @@ Coro<std::string> readline_in(std::shared_ptr<State> s) {
   std::ptrdiff_t offset = 0;
   try {
     while (true) {
-      if (std::optional<std::string> line = scan_until(*s, kSeparator, offset)) co_return *line;
-      co_await wait_for_data(*s, "readuntil");  // readline is readuntil in asyncio: its name
+      if (std::optional<std::string> line = scan_until(*s, kSeparator, offset)) {
+        co_return std::move(*line);
+      }
+      co_await DataArrival(*s, "readuntil");  // readline is readuntil in asyncio: its name
     }
   } catch (const IncompleteReadError& e) {
     co_return e.partial();  // EOF: the incomplete last line (or "")
@@ -188,7 +213,7 @@ Coro<std::string> read_in(std::shared_ptr<State> s, std::ptrdiff_t n) {
   s->raise_if_failed();
   if (n == 0) co_return std::string();
   if (n > 0) {
-    if (s->size() == 0 && !s->eof) co_await wait_for_data(*s, "read");
+    if (s->size() == 0 && !s->eof) co_await DataArrival(*s, "read");
     std::string data = s->take(std::min(s->size(), static_cast<std::size_t>(n)));
     s->maybe_resume_transport();
     co_return data;
@@ -200,7 +225,7 @@ Coro<std::string> read_in(std::shared_ptr<State> s, std::ptrdiff_t n) {
   try {
     while (true) {
       s->raise_if_failed();
-      if (s->size() == 0 && !s->eof) co_await wait_for_data(*s, "read");
+      if (s->size() == 0 && !s->eof) co_await DataArrival(*s, "read");
       if (s->size() == 0) break;
       std::size_t k = std::min(s->size(), s->limit);
       all.append(s->view().substr(0, k));
@@ -227,7 +252,7 @@ Coro<std::string> readexactly_in(std::shared_ptr<State> s, std::ptrdiff_t n) {
       std::string partial = s->take(s->size());
       throw IncompleteReadError(std::move(partial), wanted);
     }
-    co_await wait_for_data(*s, "readexactly");
+    co_await DataArrival(*s, "readexactly");
   }
   std::string data = s->take(wanted);
   s->maybe_resume_transport();

@@ -55,10 +55,13 @@ class StreamWriter {
   // "<StreamWriter transport=<...> reader=<StreamReader ...>>".
   std::string repr() const;
 
+  struct Shared;  // internal
+
  private:
-  TransportRef transport_;
-  std::shared_ptr<StreamReaderProtocol> protocol_;
-  std::optional<StreamReader> reader_;
+  TransportRef transport_;  // also in shared_: kept here for the inline calls above
+  // What drain() and wait_closed() need, behind one reference: a drain() per message then
+  // takes one reference count, not three.
+  std::shared_ptr<const Shared> shared_;
   EventLoop* loop_;
 };
 
