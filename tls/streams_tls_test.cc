@@ -197,6 +197,83 @@ TEST(StreamsTlsTest, AnUntrustedServerFailsOpenConnectionWithTheVerifyError) {
             "verify failed: unable to get local issuer certificate");
 }
 
+// Cancellation at the await points TLS adds: open_connection cancelled at every step of its
+// handshake (against a plain server that never answers, and against a TLS one), and reads
+// cancelled mid-line over TLS keep their bytes.
+TEST(StreamsTlsTest, OpenConnectionCancelledAtEveryStepOfTheHandshakeLeaksNothing) {
+  TempDir dir;
+  EventLoop loop;
+  BlockEcho echo;
+  run(loop, [&]() -> Coro<void> {
+    ServerRef tls_server = co_await start_server(echo.callback(), tls_server_options());
+    int completed = 0, cancelled = 0;
+    for (int steps = 0; steps < 24; ++steps) {
+      Task<Streams> open = create_task(open_connection(tls_to(port_of(tls_server))));
+      for (int i = 0; i < steps; ++i) co_await sleep(0);
+      open.cancel();
+      try {
+        auto [reader, writer] = co_await open;
+        ++completed;
+        writer.close();
+        co_await writer.wait_closed();
+      } catch (const CancelledError&) {
+        ++cancelled;
+      }
+    }
+    EXPECT_GT(cancelled, 0);
+    EXPECT_GT(completed, 0);
+    // A server that accepts and never speaks TLS: the handshake is what times out.
+    ServerRef silent = co_await start_unix_server(
+        [](StreamReader reader, StreamWriter writer) -> Coro<void> {
+          while (!(co_await reader.read(4096)).empty()) {
+          }  // the ClientHello, then EOF when the client gives up
+          writer.close();
+        },
+        dir.file("silent.sock"));
+    EXPECT_THROW(co_await aio::wait_for(
+                     open_unix_connection(dir.file("silent.sock"), {}, unix_client_tls()), 0.1),
+                 TimeoutError);
+    co_await close_server(silent);
+    co_await close_server(tls_server);  // waits until every accepted connection has gone
+  }());
+}
+
+TEST(StreamsTlsTest, ReadsCancelledMidLineOverTlsLoseNoByte) {
+  EventLoop loop;
+  run(loop, [&]() -> Coro<void> {
+    ServerRef server = co_await start_server(
+        [](StreamReader reader, StreamWriter writer) -> Coro<void> {
+          std::string got;
+          for (int i = 0; i < 2; ++i) {
+            try {
+              co_await aio::wait_for(reader.readline(), 0.02);
+            } catch (const TimeoutError&) {
+              got += "T";
+            }
+          }
+          got += co_await reader.readline();
+          try {
+            co_await aio::wait_for(reader.readexactly(6), 0.02);
+          } catch (const TimeoutError&) {
+            got += "T";
+          }
+          got += co_await reader.readexactly(6);
+          writer.write(got);
+          writer.close();
+        },
+        tls_server_options());
+    auto [reader, writer] = co_await open_connection(tls_to(port_of(server)));
+    for (const char* piece : {"tls ", "part", "ial\nabc", "def"}) {
+      writer.write(piece);
+      co_await sleep(0.04);
+    }
+    EXPECT_EQ(co_await reader.read(), "TTtls partial\nTabcdef");
+    writer.close();
+    co_await writer.wait_closed();
+    co_await close_server(server);
+  }());
+}
+
 // --- OpenSSL ---------------------------------------------------------------------------------
 
 TEST(StreamsTlsTest, OpensslClientAgainstAnAioStreamsTlsServer) {
