@@ -10,6 +10,9 @@ namespace aio {
 
 // The reader's state, shared by every handle and by each read in progress.
 struct StreamReader::State {
+  // std::string's inline (small string) capacity: 15 in libstdc++, 22 in libc++.
+  static inline const std::size_t kInlineCapacity = std::string().capacity();
+
   EventLoop* loop;
   std::size_t limit;
   // The buffered bytes are data[head, data.size()): consuming from the front only moves `head`
@@ -35,8 +38,12 @@ struct StreamReader::State {
   }
   std::string take(std::size_t n) {
     std::string out;
-    if (head == 0 && n == data.size() && n >= 4096) {
-      out.swap(data);  // a large read of everything: hand the buffer over instead of copying
+    // A read of everything (each message of a request/response exchange): hand the buffer over
+    // instead of copying it. The next feed_data allocates a new one, which costs the allocation
+    // the copy would have made, so this only saves the copy. Not for what fits in std::string's
+    // inline buffer: copying that is free, and the buffer keeps its capacity.
+    if (head == 0 && n == data.size() && n > kInlineCapacity) {
+      out.swap(data);
       return out;
     }
     out.assign(data, head, n);
