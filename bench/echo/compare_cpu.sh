@@ -10,11 +10,12 @@
 #          protocol=bazel-bin/examples/echo_server streams=/tmp/streams_echo_server \
 #          asyncio="/usr/bin/python3 bench/echo/asyncio_streams_echo_server.py"
 #
+# Server commands are run from the workspace root (relative paths are taken from there).
 # Environment: SIZES="64" CONNS="1 100" DURATION=1 WARMUP=0.5 ROUNDS=7 LINES=1 (text lines,
 # needed by the readline servers). Prints, per setting and server, the median, min and max of
 # server_cpu_ns_per_msg over the rounds, and the median's ratio to the first server's.
 set -euo pipefail
-generator=$1
+generator=$(realpath "$1")
 shift
 SIZES=${SIZES:-64}
 CONNS=${CONNS:-"1 100"}
@@ -24,39 +25,16 @@ ROUNDS=${ROUNDS:-7}
 lines_flag=()
 [ "${LINES:-1}" = 1 ] && lines_flag=(--lines)
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  sleep 0.5
-  for pid in "${pids[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+cd "$(dirname "$0")/../.."
+source bench/lib.sh
+bench_init  # $tmp, $results, the clean-up trap
 
-names=()
-declare -A port pid_of
 for spec in "$@"; do
-  name=${spec%%=*}
   read -r -a command <<<"${spec#*=}"
-  "${command[@]}" --host 127.0.0.1 --port 0 >"$tmp/$name.out" 2>"$tmp/$name.err" &
-  pid=$!
-  pids+=("$pid")
-  p=""
-  for _ in $(seq 100); do
-    p=$(sed -n '1s/^listening on \([0-9][0-9]*\)$/\1/p' "$tmp/$name.out" 2>/dev/null || true)
-    [ -n "$p" ] && break
-    sleep 0.1
-  done
-  [ -n "$p" ] || { echo "$name did not print 'listening on PORT'" >&2; exit 1; }
-  names+=("$name")
-  port[$name]=$p
-  pid_of[$name]=$pid
+  bench_start "${spec%%=*}" "${command[@]}" --host 127.0.0.1 --port 0 || exit 1
 done
+names=("${started[@]}")
 
-results="$tmp/results.txt"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 for round in $(seq "$ROUNDS"); do
   for size in $SIZES; do
@@ -81,7 +59,7 @@ for size in $SIZES; do
     base=""
     for name in "${names[@]}"; do
       stats=$(grep -E "^server=$name .* size=$size conns=$conns " "$results" |
-        tr ' ' '\n' | sed -n 's/^server_cpu_ns_per_msg=//p' | sort -g |
+        field server_cpu_ns_per_msg | sort -g |
         awk '{ a[NR] = $1 } END { m = (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
                                   print m, a[1], a[NR] }')
       read -r median low high <<<"$stats"
