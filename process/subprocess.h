@@ -43,25 +43,25 @@ Coro<SubprocessConnection<>> subprocess_shell(EventLoop& loop, SubprocessProtoco
 
 // The typed forms: the protocol comes back as the factory's own type.
 template <class P, class Factory>
-Coro<SubprocessConnection<P>> subprocess_exec(EventLoop& loop, Factory factory,
-                                              std::string program, std::vector<std::string> args,
+Coro<SubprocessConnection<P>> subprocess_exec(EventLoop& loop, Factory factory, std::string program,
+                                              std::vector<std::string> args,
                                               SubprocessOptions options = {}) {
-  auto made = co_await subprocess_exec(
-      loop,
-      SubprocessProtocolFactory(
-          [factory = std::move(factory)] { return std::shared_ptr<SubprocessProtocol>(factory()); }),
-      std::move(program), std::move(args), std::move(options));
+  auto made =
+      co_await subprocess_exec(loop, SubprocessProtocolFactory([factory = std::move(factory)] {
+                                 return std::shared_ptr<SubprocessProtocol>(factory());
+                               }),
+                               std::move(program), std::move(args), std::move(options));
   co_return SubprocessConnection<P>{std::move(made.first),
                                     std::static_pointer_cast<P>(std::move(made.second))};
 }
 template <class P, class Factory>
 Coro<SubprocessConnection<P>> subprocess_shell(EventLoop& loop, Factory factory, std::string cmd,
                                                SubprocessOptions options = {}) {
-  auto made = co_await subprocess_shell(
-      loop,
-      SubprocessProtocolFactory(
-          [factory = std::move(factory)] { return std::shared_ptr<SubprocessProtocol>(factory()); }),
-      std::move(cmd), std::move(options));
+  auto made =
+      co_await subprocess_shell(loop, SubprocessProtocolFactory([factory = std::move(factory)] {
+                                  return std::shared_ptr<SubprocessProtocol>(factory());
+                                }),
+                                std::move(cmd), std::move(options));
   co_return SubprocessConnection<P>{std::move(made.first),
                                     std::static_pointer_cast<P>(std::move(made.second))};
 }

@@ -30,8 +30,9 @@ class SubprocessTransport : public BaseTransport {
   virtual pid_t get_pid() const = 0;
   // The exit status, -N if signal N killed the child; nullopt while it runs.
   virtual std::optional<int> get_returncode() const = 0;
-  // The transport of the child's fd 0, 1 or 2 when it is a pipe to the loop; nullptr for
-  // DEVNULL, INHERIT, an fd, stderr=STDOUT, or once that pipe is closed.
+  // The transport of the child's fd 0 (a WriteTransport), 1 or 2 (ReadTransports) when it is a
+  // pipe to the loop (also after it closed, as asyncio); nullptr for DEVNULL, INHERIT, an fd,
+  // stderr=STDOUT.
   virtual BaseTransport* get_pipe_transport(int fd) const = 0;
   // ProcessLookupError once the exit was seen (the pid may already be someone else's).
   virtual void send_signal(int sig) = 0;
