@@ -366,7 +366,7 @@ TEST(SubprocessExecTest, ClosingTheLoopWithAChildRunningLeavesNoZombieNoFd) {
 TEST(SubprocessExecTest, Repr) {
   EventLoop loop;
   Recorded made = start(
-      loop, {"exit", "0"},
+      loop, {"sleep", "0.2"},
       {.stdin = subprocess::DEVNULL, .stdout = subprocess::DEVNULL, .stderr = subprocess::DEVNULL});
   std::string pid = std::to_string(made.first->get_pid());
   EXPECT_EQ(made.first->repr(), "<UnixSubprocessTransport pid=" + pid + " running>");
