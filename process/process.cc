@@ -57,9 +57,18 @@ Coro<std::pair<std::string, std::string>> Process::communicate(std::optional<std
   if (stdout) out_reader = loop.create_task(read_stream(*stdout, transport_, 1));
   if (stderr) err_reader = loop.create_task(read_stream(*stderr, transport_, 2));
   std::pair<std::string, std::string> output;
-  if (feeder) co_await *feeder;
-  if (out_reader) output.first = co_await *out_reader;
-  if (err_reader) output.second = co_await *err_reader;
+  try {
+    if (feeder) co_await *feeder;
+    if (out_reader) output.first = co_await *out_reader;
+    if (err_reader) output.second = co_await *err_reader;
+  } catch (...) {
+    // As gather(): a failure or a cancellation stops the other two as well (the child itself
+    // is left alone).
+    if (feeder) feeder->cancel();
+    if (out_reader) out_reader->cancel();
+    if (err_reader) err_reader->cancel();
+    throw;
+  }
   co_await wait_exit(transport_);
   co_return output;
 }

@@ -226,5 +226,29 @@ TEST(ProcessTest, CancelledWaitForAroundCommunicateKillsNothingByItself) {
   }());
 }
 
+TEST(ProcessTest, CancellingCommunicateStopsItsReadersAndLeavesTheChild) {
+  EventLoop loop;
+  run(loop, []() -> Coro<void> {
+    Process proc = co_await create_subprocess_exec("sleep", {"30"});
+    EXPECT_THROW(co_await wait_for(proc.communicate("input"), 0.05), TimeoutError);
+    EXPECT_EQ(proc.returncode(), std::nullopt) << "the child is not killed";
+    proc.kill();
+    EXPECT_EQ(co_await proc.wait(), -SIGKILL);
+  }());
+}
+
+TEST(ProcessTest, CancellingCreateSubprocessExecKillsAndReapsTheChild) {
+  EventLoop loop;
+  run(loop, []() -> Coro<void> {
+    EventLoop& loop = get_running_loop();
+    Task<Process> start = loop.create_task(create_subprocess_exec("sleep", {"30"}));
+    // Let it spawn (first step), then cancel before it returns.
+    co_await sleep(0);
+    start.cancel();
+    EXPECT_THROW(co_await start, CancelledError);
+  }());
+  // The no-child-left listener checks the child was killed and reaped.
+}
+
 }  // namespace
 }  // namespace aio
