@@ -25,6 +25,7 @@
 
 #include "dns/resolver.h"     // aio::dns: getaddrinfo/getnameinfo on the loop (c-ares)
 #include "net/net.h"          // transports, protocols, servers, create_connection
+#include "process/process.h"  // create_subprocess_exec, Process
 #include "signals/signals.h"  // add_signal_handler, remove_signal_handler
 
 import aio.loop;
@@ -389,7 +390,28 @@ bool Signals(aio::EventLoop& loop) {
   return RunStep(loop) && received == 2;
 }
 
-// 10. close() releases the loop's resources (the resolver too); a closed loop refuses new work.
+// 10. create_subprocess_exec: a real program as a child, its stdin and stdout as streams on
+// the loop. The loop learns of the exit from a pidfd (no SIGCHLD handler, no thread).
+aio::Coro<void> ChildProcess() {
+  aio::Process proc = co_await aio::create_subprocess_exec("tr", {"a-z", "A-Z"});
+  std::printf("process  started tr (pid %d), writing to its stdin\n", static_cast<int>(proc.pid));
+  auto [out, err] = co_await proc.communicate("hello from a child process");
+  std::printf("process  read from its stdout: %s\n", out.c_str());
+  std::printf("process  exited with return code %d\n", co_await proc.wait());
+}
+
+bool Subprocess(aio::EventLoop& loop) {
+  Title("a child process (create_subprocess_exec, communicate, wait)");
+  try {
+    loop.run_until_complete(aio::wait_for(ChildProcess(), kStepTimeoutSeconds));
+  } catch (const std::exception& e) {
+    std::printf("!!       subprocess step failed: %s\n", e.what());
+    return false;
+  }
+  return true;
+}
+
+// 11. close() releases the loop's resources (the resolver too); a closed loop refuses new work.
 bool StopAndClose(aio::EventLoop& loop) {
   Title("stop and close");
   loop.close();
@@ -412,7 +434,7 @@ int main() {
               std::string(loop.poller_name()).c_str());
   for (bool (*step)(aio::EventLoop&) :
        {CallSoonOrdering, TimersInDeadlineOrder, WorkerThread, PipeReaderWriter, ExceptionHandlers,
-        Coroutines, Dns, Network, Signals, StopAndClose}) {
+        Coroutines, Dns, Network, Signals, Subprocess, StopAndClose}) {
     if (!step(loop)) {
       // Discard what the failed step left scheduled without running it: those callbacks refer
       // to the step's local variables, which are gone.

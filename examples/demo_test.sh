@@ -17,6 +17,10 @@ for poller in epoll poll; do
   echo "$out" | grep -q "signal   SIGUSR1 #2 handled by a callback on the loop thread" ||
     { echo "$out"; exit 1; }
   echo "$out" | grep -q "signal   remove_signal_handler(SIGUSR1) -> true" || { echo "$out"; exit 1; }
+  # The subprocess step: tr's output came back through the loop, and its exit status.
+  echo "$out" | grep -q "process  read from its stdout: HELLO FROM A CHILD PROCESS" ||
+    { echo "$out"; exit 1; }
+  echo "$out" | grep -q "process  exited with return code 0" || { echo "$out"; exit 1; }
   [ "$(echo "$out" | tail -n 1)" = "done" ] || { echo "$out"; exit 1; }
 done
 echo "demo ran to the end on epoll and poll"
