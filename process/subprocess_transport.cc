@@ -226,6 +226,7 @@ std::string UnixSubprocessTransport::repr() const {
 }
 
 Future<int> UnixSubprocessTransport::exit_future() {
+  if (loop_ == nullptr) throw RuntimeError("Event loop is closed");
   Future<int> waiter = loop_->create_future<int>();
   if (returncode_) {
     waiter.set_result(*returncode_);
