@@ -34,6 +34,25 @@ class AbstractChildWatcher {
   virtual void close() = 0;
   // False when subprocess creation must fail (e.g. a SIGCHLD watcher with no loop attached).
   virtual bool is_active() const = 0;
+  // CPython's `with watcher:` (__enter__/__exit__): subprocess code brackets spawning a child
+  // and registering it with these (ChildWatcherScope). FastChildWatcher needs it to keep the
+  // exit of a child that ends before its registration; the other watchers ignore it.
+  virtual void enter() {}
+  virtual void exit() {}
+};
+
+// RAII for enter()/exit(): `ChildWatcherScope scope(watcher); pid = spawn(); add_child_handler`.
+class ChildWatcherScope {
+ public:
+  explicit ChildWatcherScope(AbstractChildWatcher& watcher) : watcher_(watcher) {
+    watcher_.enter();
+  }
+  ~ChildWatcherScope() { watcher_.exit(); }
+  ChildWatcherScope(const ChildWatcherScope&) = delete;
+  ChildWatcherScope& operator=(const ChildWatcherScope&) = delete;
+
+ private:
+  AbstractChildWatcher& watcher_;
 };
 
 }  // namespace aio::process

@@ -15,6 +15,7 @@
 #include "loop/errors.h"
 #include "net/transports.h"
 #include "process/child_watcher.h"
+#include "process/pidfd_child_watcher.h"
 #include "process/test_util.h"
 #include "process/watcher_policy.h"
 #include "testing/loop_test_util.h"
@@ -325,6 +326,37 @@ TEST(SubprocessExecTest, AnInactiveWatcherFailsBeforeSpawning) {
   EXPECT_EQ(inactive->added, 0);
   EXPECT_NE(::access(marker.c_str(), F_OK), 0) << "the command ran";
   ::unlink(marker.c_str());
+}
+
+// A watcher that records how subprocess_exec uses it and delegates the watching to a real one.
+class TracingWatcher final : public process::AbstractChildWatcher {
+ public:
+  void add_child_handler(pid_t pid, process::ChildCallback callback) override {
+    calls.push_back("add");
+    inner.add_child_handler(pid, std::move(callback));
+  }
+  bool remove_child_handler(pid_t pid) override { return inner.remove_child_handler(pid); }
+  void attach_loop(EventLoop* loop) override {}
+  void close() override {}
+  bool is_active() const override { return true; }
+  void enter() override { calls.push_back("enter"); }
+  void exit() override { calls.push_back("exit"); }
+  std::vector<std::string> calls;
+  process::PidfdChildWatcher inner;
+};
+
+TEST(SubprocessExecTest, SpawnAndRegistrationHappenInsideTheWatchersScope) {
+  EventLoop loop;
+  auto watcher = std::make_shared<TracingWatcher>();
+  process::set_child_watcher(watcher);
+  Recorded made = start(loop, {"exit", "4"});
+  run_until_lost(loop, made);
+  EXPECT_THROW(start(loop, {"exit", "0"}, {.cwd = std::string("/nonexistent-aio")}),
+               FileNotFoundError);
+  process::set_child_watcher(nullptr);
+  EXPECT_EQ(made.first->get_returncode(), 4);
+  EXPECT_EQ(watcher->calls, (std::vector<std::string>{"enter", "add", "exit", "enter", "exit"}))
+      << "with watcher: around spawn + add_child_handler, also when the spawn fails";
 }
 
 TEST(SubprocessExecTest, CancellingBeforeItReturnsKillsAndReapsTheChild) {

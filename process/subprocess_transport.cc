@@ -53,6 +53,9 @@ Ref<UnixSubprocessTransport> UnixSubprocessTransport::start(
     EventLoop& loop, std::shared_ptr<SubprocessProtocol> protocol,
     const std::vector<std::string>& argv, const SubprocessOptions& options,
     AbstractChildWatcher& watcher) {
+  // 3.8's `with watcher:` around spawning and registering (FastChildWatcher keeps the status
+  // of a child that exits in between).
+  ChildWatcherScope scope(watcher);
   SpawnedChild child = spawn(argv, options);
   auto transport =
       Ref<UnixSubprocessTransport>::share(new UnixSubprocessTransport(loop, std::move(protocol)));
