@@ -395,6 +395,62 @@ TEST(SubprocessExecTest, ClosingTheLoopWithAChildRunningLeavesNoZombieNoFd) {
   EXPECT_TRUE(warned);
 }
 
+// CPython's asyncio as the oracle: the same argument errors, the same spawn error text, and the
+// same callback order for a child with no pipes (all DEVNULL), where the order is deterministic.
+TEST(SubprocessExecTest, SameMessagesAndOrderAsCPython) {
+  EventLoop loop;
+  auto factory = [] { return std::make_shared<SubprocessRecorder>(); };
+  std::vector<std::string> ours;
+  for (SubprocessOptions options :
+       {SubprocessOptions{.universal_newlines = true}, SubprocessOptions{.text = true},
+        SubprocessOptions{.encoding = std::string("utf-8")},
+        SubprocessOptions{.errors = std::string("strict")}, SubprocessOptions{.bufsize = 1},
+        SubprocessOptions{.shell = true}}) {
+    ours.push_back(error_message([&] {
+      run(loop, subprocess_exec<SubprocessRecorder>(loop, factory, "true", {}, options));
+    }));
+  }
+  ours.push_back(error_message([&] {
+    run(loop, subprocess_shell<SubprocessRecorder>(loop, factory, "true", {.shell = false}));
+  }));
+  ours.push_back(error_message([&] {
+    run(loop, subprocess_exec<SubprocessRecorder>(loop, factory, "aio-no-such-program", {}));
+  }));
+  Recorded made = start(
+      loop, {"exit", "0"},
+      {.stdin = subprocess::DEVNULL, .stdout = subprocess::DEVNULL, .stderr = subprocess::DEVNULL});
+  run_until_lost(loop, made);
+  ours.push_back(made.second->trace());
+  std::string joined;
+  for (const std::string& item : ours) joined += (joined.empty() ? "" : "|") + item;
+  aio::testing::expect_same_as_cpython(joined, R"(
+import asyncio, subprocess
+D = subprocess.DEVNULL
+class P(asyncio.SubprocessProtocol):
+    def __init__(self): self.events = []; self.done = asyncio.get_running_loop().create_future()
+    def connection_made(self, t): self.events.append("made")
+    def process_exited(self): self.events.append("exited")
+    def connection_lost(self, exc): self.events.append("lost"); self.done.set_result(None)
+async def main():
+    loop = asyncio.get_running_loop()
+    out = []
+    for kw in [dict(universal_newlines=True), dict(text=True), dict(encoding="utf-8"),
+               dict(errors="strict"), dict(bufsize=1), dict(shell=True)]:
+        try: await loop.subprocess_exec(P, "true", **kw)
+        except ValueError as e: out.append(str(e))
+    try: await loop.subprocess_shell(P, "true", shell=False)
+    except ValueError as e: out.append(str(e))
+    try: await loop.subprocess_exec(P, "aio-no-such-program")
+    except FileNotFoundError as e: out.append(str(e))
+    t, p = await loop.subprocess_exec(P, "true", stdin=D, stdout=D, stderr=D)
+    await p.done
+    t.close()
+    out.append(" ".join(p.events))
+    print("|".join(out))
+asyncio.run(main())
+)");
+}
+
 TEST(SubprocessExecTest, Repr) {
   EventLoop loop;
   Recorded made = start(
