@@ -30,6 +30,7 @@ bool not_our_child(pid_t pid) {
 void FastChildWatcher::add_child_handler(pid_t pid, ChildCallback callback) {
   internal::check_pid(pid);
   int returncode;
+  bool unknown = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (forks_ == 0) throw RuntimeError("Must use the context manager");
@@ -40,14 +41,15 @@ void FastChildWatcher::add_child_handler(pid_t pid, ChildCallback callback) {
       zombies_.erase(zombie);
     } else if (not_our_child(pid)) {
       returncode = internal::kUnknownChildReturncode;
-      internal::warn_unknown_child(pid);
+      unknown = true;
     } else {
       callbacks_[pid] = std::move(callback);  // still running
       return;
     }
     callbacks_.erase(pid);  // a replaced registration of the same pid is over too
   }
-  callback(pid, returncode);  // dead already
+  if (unknown) internal::warn_unknown_child(pid);  // logged without mutex_ held
+  callback(pid, returncode);                       // dead already
 }
 
 bool FastChildWatcher::remove_child_handler(pid_t pid) {
@@ -93,6 +95,7 @@ void FastChildWatcher::do_waitpid_all() {
     if (pid <= 0) return;  // 0: children still running; -1 (ECHILD): no children at all
     int returncode = internal::returncode_from_status(status);
     ChildCallback callback;
+    bool remembered = false;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       auto it = callbacks_.find(pid);
@@ -101,12 +104,15 @@ void FastChildWatcher::do_waitpid_all() {
         callbacks_.erase(it);
       } else if (forks_ > 0) {
         zombies_[pid] = returncode;  // it may not be registered yet
-        if (debug) {
-          log(LogLevel::kDebug,
-              absl::StrCat("unknown process ", pid, " exited with returncode ", returncode));
-        }
-        continue;
+        remembered = true;
       }
+    }
+    if (remembered) {
+      if (debug) {
+        log(LogLevel::kDebug,
+            absl::StrCat("unknown process ", pid, " exited with returncode ", returncode));
+      }
+      continue;
     }
     if (!callback) {
       log(LogLevel::kWarning, absl::StrCat("Caught subprocess termination from unknown pid: ", pid,

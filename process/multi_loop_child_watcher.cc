@@ -109,15 +109,14 @@ void MultiLoopChildWatcher::close() {
   installed_ = false;
   struct sigaction current {};
   ::sigaction(SIGCHLD, nullptr, &current);
-  if (current.sa_handler != on_sigchld) {
-    log(LogLevel::kWarning, "SIGCHLD handler was changed by outside code");
-  } else {
-    ::sigaction(SIGCHLD, &saved_, nullptr);
-  }
+  bool replaced = current.sa_handler != on_sigchld;
+  if (!replaced) ::sigaction(SIGCHLD, &saved_, nullptr);
   g_wake_fd.store(-1, std::memory_order_release);
   while (g_in_handler.load(std::memory_order_acquire) != 0) std::this_thread::yield();
-  // The helper takes mutex_ to look up callbacks: let it finish without us holding it.
+  // The helper takes mutex_ to look up callbacks: let it finish without us holding it. (Nor is
+  // anything logged under mutex_: a log sink may take locks of its own.)
   lock.unlock();
+  if (replaced) log(LogLevel::kWarning, "SIGCHLD handler was changed by outside code");
   char stop = kStop;
   while (::write(wake_write_, &stop, 1) < 0 && errno == EINTR) {
   }
@@ -172,6 +171,7 @@ void MultiLoopChildWatcher::do_waitpid(pid_t expected) {
   std::lock_guard<std::mutex> reap_lock(reap_mutex_);
   Entry entry;
   int returncode;
+  bool unknown = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     // Removed meanwhile (or handled by the other thread): leave the child alone, as a removed
@@ -182,7 +182,7 @@ void MultiLoopChildWatcher::do_waitpid(pid_t expected) {
     if (pid == 0) return;  // still running
     if (pid < 0) {         // ECHILD: someone else reaped it
       returncode = internal::kUnknownChildReturncode;
-      internal::warn_unknown_child(expected);
+      unknown = true;
     } else {
       returncode = internal::returncode_from_status(status);
     }
@@ -190,6 +190,7 @@ void MultiLoopChildWatcher::do_waitpid(pid_t expected) {
     entry = std::move(it->second);
     callbacks_.erase(it);
   }
+  if (unknown) internal::warn_unknown_child(expected);
   bool posted = entry.poster->post([callback = std::move(entry.callback), expected,
                                     returncode]() mutable { callback(expected, returncode); });
   if (!posted) internal::warn_loop_closed(entry.loop, expected);
