@@ -6,7 +6,8 @@
 # min..max spread over the rounds. See bench/README.md ("Spawning children").
 #
 # Environment (all optional):
-#   PEERS="aio libuv asyncio uvloop"  MODES="1 32" (children in flight)
+#   PEERS="aio libuv asyncio uvloop"  MODES="1 32" (children in flight); aio is aio-pidfd (the
+#     default watcher); aio-threaded, aio-safe, aio-multiloop run aio_spawn with that watcher
 #   COUNT=2000 WARMUP=100   spawns per run (timed) and before it (untimed)
 #   ROUNDS=5
 #   BAZEL=bazel BAZEL_FLAGS=""   e.g. BAZEL_FLAGS="--config=cache"
@@ -28,6 +29,7 @@ out=${OUT:-$tmp}
 mkdir -p "$out"
 
 declare -A target=([aio]=//bench/process:aio_spawn [libuv]=//bench/process:libuv_spawn)
+for w in pidfd threaded safe multiloop; do target[aio-$w]=//bench/process:aio_spawn; done
 declare -A cmd=(
   [asyncio]="/usr/bin/python3 bench/process/asyncio_spawn.py"
   [uvloop]="/usr/bin/python3 bench/process/asyncio_spawn.py --uvloop"
@@ -46,6 +48,7 @@ for p in $PEERS; do
   "$BAZEL" build -c opt "${flags[@]}" "${target[$p]}" >&2
   bin="bazel-bin/${target[$p]#//}"
   cmd[$p]="${bin/://}"
+  case "$p" in aio-*) cmd[$p]+=" --watcher ${p#aio-}" ;; esac
   peers+=("$p")
 done
 
