@@ -507,6 +507,17 @@ TYPED_TEST(SigchldWatcher, NeedsALoopAndIsActiveOnlyWhileItRuns) {
   EXPECT_EQ(now.sa_handler, SIG_DFL) << "close() gave SIGCHLD back";
 }
 
+TYPED_TEST(SigchldWatcher, AttachingOffTheMainThreadIsRefused) {
+  std::string message;
+  std::thread([&] {
+    EventLoop loop;
+    TypeParam watcher;
+    message = error_message([&] { watcher.attach_loop(&loop); });
+    EXPECT_FALSE(watcher.is_active());
+  }).join();
+  EXPECT_EQ(message, "set_wakeup_fd only works in main thread");
+}
+
 TYPED_TEST(SigchldWatcher, DetachingWithPendingHandlersWarns) {
   ChildrenCheck children;
   LogCapture logs;

@@ -20,7 +20,12 @@ SigchldChildWatcher::~SigchldChildWatcher() {
   // queued on the loop finds *self_ == nullptr.
   *self_ = nullptr;
   if (EventLoop* attached = loop(); attached != nullptr && !attached->is_closed()) {
-    remove_signal_handler(*attached, SIGCHLD);
+    try {
+      remove_signal_handler(*attached, SIGCHLD);
+    } catch (const std::exception&) {
+      // Destroyed off the main thread (ValueError): the handler stays until the loop closes,
+      // and its deliveries find *self_ == nullptr.
+    }
   }
 }
 

@@ -4,6 +4,7 @@
 set -eu
 libuv="$1"
 asyncio="$2"
+aio="$3"
 
 check() {
   line="$1"
@@ -19,6 +20,9 @@ check() {
 
 for inflight in 1 4; do
   check "$("$libuv" --count 20 --warmup 2 --inflight "$inflight")"
+  for watcher in pidfd threaded safe multiloop; do
+    check "$("$aio" --count 20 --warmup 2 --inflight "$inflight" --watcher "$watcher")"
+  done
   if [ -x /usr/bin/python3 ]; then
     check "$(/usr/bin/python3 "$asyncio" --count 20 --warmup 2 --inflight "$inflight")"
   fi
