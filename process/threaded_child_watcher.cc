@@ -24,9 +24,9 @@ struct ThreadedChildWatcher::State {
   };
 
   std::mutex mutex;
-  std::map<pid_t, Entry> entries;        // one per child a thread waits for; guarded by mutex
-  EventLoop* attached = nullptr;         // the fallback loop; guarded by mutex
-  std::shared_ptr<EventLoop*> liveness;  // reads nullptr once `attached` is destroyed
+  std::map<pid_t, Entry> entries;  // one per child a thread waits for; guarded by mutex
+  // The fallback loop's liveness token (reads nullptr once it is destroyed); guarded by mutex.
+  std::shared_ptr<EventLoop*> liveness;
 };
 
 namespace {
@@ -91,7 +91,6 @@ bool ThreadedChildWatcher::remove_child_handler(pid_t pid) {
 
 void ThreadedChildWatcher::attach_loop(EventLoop* loop) {
   std::lock_guard<std::mutex> lock(state_->mutex);
-  state_->attached = loop;
   state_->liveness = loop != nullptr ? loop->liveness() : nullptr;
 }
 
