@@ -31,6 +31,11 @@ TEST(UmbrellaTest, OneIncludeGivesLoopNetAndRun) {
   EXPECT_EQ(aio::run(round_trip()), "through the umbrella\n");
   // The other packages are there too.
   EXPECT_TRUE(aio::tls::create_default_context()->check_hostname());
+  auto child = []() -> aio::Coro<int> {
+    aio::Process process = co_await aio::create_subprocess_exec("/bin/sh", {"-c", "exit 3"});
+    co_return co_await process.wait();
+  };
+  EXPECT_EQ(aio::run(child()), 3);
 }
 
 }  // namespace
