@@ -19,6 +19,7 @@ std::pair<MemoryTransport::Ref, MemoryTransport::Ref> MemoryTransport::pair(
   for (auto [side, protocol] : {std::pair{first, a}, std::pair{second, b}}) {
     side->set_protocol(std::move(protocol));
     side->self_ = side;
+    internal::register_with_loop(loop, side.get());
     loop.call_soon([side] {
       if (side->protocol_) side->protocol_->connection_made(*side);
     });
@@ -70,7 +71,8 @@ void MemoryTransport::stall(bool stalled) {
 }
 
 void MemoryTransport::schedule_delivery() {
-  if (delivery_scheduled_ || !can_take() || (inbound_.empty() && !eof_pending_)) return;
+  if (loop_ == nullptr || delivery_scheduled_ || !can_take() || (inbound_.empty() && !eof_pending_))
+    return;
   delivery_scheduled_ = true;
   Ref ref = Ref::share(this);
   if (delay_ > 0) {
@@ -222,7 +224,7 @@ void MemoryTransport::fail(std::exception_ptr error) {
 }
 
 void MemoryTransport::lose(std::exception_ptr error) {
-  if (lost_) return;
+  if (lost_ || loop_ == nullptr) return;
   lost_ = true;
   closing_ = true;
   lost_writes_ = 1;  // as asyncio's _force_close: the loss counts as the first lost write
@@ -233,19 +235,32 @@ void MemoryTransport::call_connection_lost(std::exception_ptr error) {
   struct Finally {
     MemoryTransport* transport;
     ~Finally() {
-      if (transport->peer_ != nullptr) transport->peer_->peer_ = nullptr;
-      transport->peer_ = nullptr;
-      transport->inbound_.clear();
-      transport->protocol_.reset();
-      transport->stream_protocol_ = nullptr;
-      transport->buffered_protocol_ = nullptr;
-      Ref self = std::move(transport->self_);  // may destroy the transport: last
+      if (transport->loop_ != nullptr) internal::unregister_from_loop(*transport->loop_, transport);
+      transport->unlink();  // may destroy the transport: last
     }
   } finally{this};
   if (protocol_connected_ && protocol_) {
     protocol_connected_ = false;
     protocol_->connection_lost(error);
   }
+}
+
+void MemoryTransport::unlink() noexcept {
+  if (peer_ != nullptr) peer_->peer_ = nullptr;
+  peer_ = nullptr;
+  inbound_.clear();
+  protocol_.reset();
+  stream_protocol_ = nullptr;
+  buffered_protocol_ = nullptr;
+  Ref self = std::move(self_);  // may destroy this: last
+}
+
+void MemoryTransport::on_loop_closed() noexcept {
+  if (!closing_) log(LogLevel::kWarning, "unclosed transport " + repr() + " closed with its loop");
+  loop_ = nullptr;
+  closing_ = true;
+  lost_ = true;
+  unlink();
 }
 
 }  // namespace aio::testing

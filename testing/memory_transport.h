@@ -26,13 +26,14 @@
 
 #include "loop/event_loop.h"
 #include "loop/ref.h"
+#include "net/closes_with_loop.h"
 #include "net/flow_control.h"
 #include "net/protocols.h"
 #include "net/transports.h"
 
 namespace aio::testing {
 
-class MemoryTransport final : public Transport {
+class MemoryTransport final : public Transport, private internal::ClosesWithLoop {
  public:
   using Ref = internal::Ref<MemoryTransport>;
 
@@ -91,8 +92,12 @@ class MemoryTransport final : public Transport {
   void after_drain();
   void lose(std::exception_ptr error);  // connection_lost(error) on the next iteration, once
   void call_connection_lost(std::exception_ptr error);
+  void unlink() noexcept;  // lets go of the peer, the protocol and the loop's reference
+  // As an fd transport: an open pair does not outlive its loop's close() (a warning, no
+  // callbacks).
+  void on_loop_closed() noexcept override;
 
-  EventLoop* loop_;
+  EventLoop* loop_;  // null once the loop has closed
   std::string name_;
   MemoryTransport* peer_ = nullptr;  // null once the peer's connection is lost
   Ref self_;                         // the loop's reference until connection_lost has run
