@@ -481,6 +481,11 @@ void SslTransport::resume_reading() {
 }
 
 void SslTransport::write(std::span<const std::byte> data) {
+  if (sendfile_fallback_) throw RuntimeError("unable to write; sendfile is in progress");
+  sendfile_write(data);
+}
+
+void SslTransport::sendfile_write(std::span<const std::byte> data) {
   // Nothing is written once close() or abort() was called, or the connection is gone.
   auto protocol = protocol_.lock();
   if (data.empty() || closed_ || !protocol || protocol->transport_ == nullptr ||
