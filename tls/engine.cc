@@ -86,12 +86,13 @@ Engine::Events Engine::feed(std::string& out, std::string& app, bool only_handsh
   }
   if (state_ == State::kWrapped) {
     // Read until the SSL object wants more ciphertext, or the peer's close_notify.
+    char chunk[kMaxRead];
     for (;;) {
-      std::size_t at = app.size();
-      app.resize(at + kMaxRead);
-      int n = SSL_read(ssl, app.data() + at, static_cast<int>(kMaxRead));
-      app.resize(at + (n > 0 ? static_cast<std::size_t>(n) : 0));
-      if (n > 0) continue;
+      int n = SSL_read(ssl, chunk, static_cast<int>(kMaxRead));
+      if (n > 0) {
+        app.append(chunk, static_cast<std::size_t>(n));
+        continue;
+      }
       int code = SSL_get_error(ssl, n);
       if (code == SSL_ERROR_ZERO_RETURN) {
         events.close_notify = true;
