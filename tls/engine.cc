@@ -33,12 +33,13 @@ Engine::Engine(ssl_st* ssl, std::string server_hostname)
 Engine::~Engine() = default;
 
 void Engine::drain(std::string& out) {
-  std::size_t pending = BIO_pending(outgoing_);
-  if (pending == 0) return;
-  std::size_t at = out.size();
-  out.resize(at + pending);
-  int n = BIO_read(outgoing_, out.data() + at, static_cast<int>(pending));
-  out.resize(at + (n > 0 ? static_cast<std::size_t>(n) : 0));
+  // One copy straight out of the memory BIO, then empty it (BIO_read into a resized string
+  // would zero-fill the space first).
+  const uint8_t* contents = nullptr;
+  std::size_t length = 0;
+  if (BIO_mem_contents(outgoing_, &contents, &length) != 1 || length == 0) return;
+  out.append(reinterpret_cast<const char*>(contents), length);
+  BIO_reset(outgoing_);
 }
 
 void Engine::do_handshake(std::string& out) {
