@@ -14,6 +14,7 @@
 //
 //   bazel build --config=fuzz //tls:ssl_protocol_fuzzer &&
 //     bazel-bin/tls/ssl_protocol_fuzzer -max_total_time=60 CORPUS_DIR
+#include <dirent.h>
 #include <openssl/ec_key.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -27,6 +28,7 @@
 #include <algorithm>
 #include <csignal>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <memory>
 
@@ -85,6 +87,16 @@ class Checked : public aio::Protocol {
  private:
   bool made_ = false, eof_ = false;
 };
+
+// Open descriptors of this process (entries of /proc/self/fd, less the directory's own).
+int open_fds() {
+  DIR* dir = ::opendir("/proc/self/fd");
+  if (dir == nullptr) std::abort();
+  int count = 0;
+  while (::readdir(dir) != nullptr) ++count;
+  ::closedir(dir);
+  return count - 3;  // ".", ".." and the directory itself
+}
 
 // What the scripted mode acts on: the application's transport once the handshake is done.
 struct Connected {
@@ -227,6 +239,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0 || size > 65536) return 0;
   bool server_side = (data[0] & 1) == 0;
   bool scripted = (data[0] & 2) != 0;
+  const int baseline = open_fds();
   int fds[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) std::abort();
   auto protocol = std::make_shared<Checked>();
@@ -262,6 +275,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     ::shutdown(fds[1], SHUT_RDWR);
   }
   loop->run_until_complete(aio::wait_for(task, 10));
+  // A transport whose reading the script paused never sees the peer go (as in asyncio): the
+  // application ends it, as a real one would on its own timeout.
+  if (connected && connected->transport && !protocol->lost) connected->transport->abort();
   if (connected) connected->transport = nullptr;
   // A connection that was made ends with the peer's EOF; wait for its connection_lost.
   for (int i = 0; i < 1000 && protocol.use_count() > 1 && !protocol->lost; ++i) {
@@ -271,5 +287,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   while (::recv(fds[1], drain, sizeof drain, MSG_DONTWAIT) > 0) {
   }
   ::close(fds[1]);
+  // Every input gives back every descriptor (fds[0] belongs to aio's transport, which must have
+  // closed it): a leak is a finding.
+  for (int i = 0; i < 100 && open_fds() != baseline; ++i) {
+    loop->run_until_complete(aio::sleep(0.001));
+  }
+  if (open_fds() != baseline) {
+    std::fprintf(stderr, "fd leak: %d open, %d before\n", open_fds(), baseline);
+    std::abort();
+  }
   return 0;
 }
