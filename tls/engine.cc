@@ -55,8 +55,29 @@ Engine::Events Engine::feed_ssldata(std::span<const std::byte> data, std::string
     app.append(reinterpret_cast<const char*>(data.data()), data.size());
     return {};
   }
+  // A large input goes in by slices while the connection carries plain data: BoringSSL's
+  // memory BIO moves what is left down to its start on every read, so 256 KiB read record by
+  // record (two reads each) would be moved ~16 times over. Anything else that happens (the
+  // handshake ending, a close_notify, a state change) stops the slicing: the rest goes in at
+  // once and is handled by one more feed, exactly as if it had all been written first.
+  Events events;
+  auto merge = [&events](const Events& more) {
+    events.handshake_done |= more.handshake_done;
+    events.shutdown_done |= more.shutdown_done;
+    events.close_notify |= more.close_notify;
+  };
+  while (state_ == State::kWrapped && data.size() > kFeedSlice) {
+    BIO_write(incoming_, data.data(), static_cast<int>(kFeedSlice));
+    data = data.subspan(kFeedSlice);
+    merge(feed(out, app, only_handshake));
+    if (events.handshake_done || events.shutdown_done || events.close_notify ||
+        state_ != State::kWrapped) {
+      break;
+    }
+  }
   if (!data.empty()) BIO_write(incoming_, data.data(), static_cast<int>(data.size()));
-  return feed(out, app, only_handshake);
+  merge(feed(out, app, only_handshake));
+  return events;
 }
 
 Engine::Events Engine::feed(std::string& out, std::string& app, bool only_handshake) {

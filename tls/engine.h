@@ -30,6 +30,9 @@ class Engine {
   // buffer: growing `app` by 256 KiB per call zero-filled 512 KiB per message (two reads:
   // the record and the WANT_READ that ends the loop), most of the server's CPU on small echoes.
   static constexpr std::size_t kMaxRead = 16 * 1024;
+  // How much ciphertext feed_ssldata puts into the memory BIO at a time (see there): a little
+  // over one full record (16 KiB of plaintext plus the record's overhead).
+  static constexpr std::size_t kFeedSlice = 16 * 1024 + 512;
 
   // Takes ownership of `ssl` (made by SSLContext::new_ssl). `server_hostname` only words the
   // errors of a failed hostname check.
