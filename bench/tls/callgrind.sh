@@ -3,8 +3,8 @@
 # each server runs under callgrind; per (server, setting), counters are zeroed, the generator runs
 # for D1 seconds and the counters are dumped, then again for D2 seconds; the per-message figure
 # is (Ir(D2) - Ir(D1)) / (msgs(D2) - msgs(D1)), which cancels what every run pays once (accepts,
-# handshakes, warm-up). Usage: bench/tls/callgrind.sh (after bench/tls/run.sh has built with -c opt)
-#   SERVERS="raw aio asio" D1=2 D2=4 CONNS=10 SIZES="64 16384"
+# handshakes). Usage: bench/tls/callgrind.sh (after bench/tls/run.sh has built with -c opt)
+#   SERVERS="raw aio asio" D1=2 D2=4 CONNS=10 SIZES="64 16384" BIN=<bazel-bin of -c opt>
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SERVERS=${SERVERS:-"raw aio asio"}
@@ -12,7 +12,7 @@ D1=${D1:-2}
 D2=${D2:-4}
 CONNS=${CONNS:-10}
 SIZES=${SIZES:-"64 16384"}
-bin=$(bazel info -c opt bazel-bin 2>/dev/null)
+bin=${BIN:-$(bazel info -c opt bazel-bin 2>/dev/null)}
 declare -A cmd=(
   [raw]="$bin/bench/tls/raw_tls_echo_server"
   [asio]="$bin/bench/tls/asio_tls_echo_server"
@@ -43,7 +43,7 @@ for s in $SERVERS; do
     for d in "$D1" "$D2"; do
       callgrind_control -z "$vpid" >/dev/null
       line=$("$generator" --port "$port" --mode echo --connections "$CONNS" --size "$size" \
-        --duration "$d" --warmup 0.5)
+        --duration "$d" --warmup 0)
       rm -f "$tmp"/cg."$s".*.[0-9]*
       callgrind_control -d "$vpid" >/dev/null
       sleep 0.5
@@ -51,7 +51,7 @@ for s in $SERVERS; do
       ir[$d]=$(ir_of "$dump")
       msgs[$d]=$(echo "$line" | tr ' ' '\n' | sed -n 's/^msgs=//p')
     done
-    # msgs counts the timed window only; the warm-up's messages are the same in both runs.
+    # No warm-up: msgs counts every message of the run, so the difference is exact.
     awk -v a="${ir[$D1]}" -v b="${ir[$D2]}" -v m="${msgs[$D1]}" -v n="${msgs[$D2]}" \
       -v s="$s" -v z="$size" -v c="$CONNS" \
       'BEGIN { printf "| %s | %s | %s | %.0f | %d/%d |\n", s, z, c, (b - a) / (n - m), m, n }'
