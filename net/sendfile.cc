@@ -10,6 +10,7 @@
 
 #include "loop/errors.h"
 #include "loop/run_in_executor.h"
+#include "net/sendfile_fallback_target.h"
 #include "net/sock_ops.h"
 #include "net/socket_transport.h"
 #include "net/transport_util.h"
@@ -156,10 +157,10 @@ Coro<std::size_t> socket_fallback(EventLoop& loop, Socket& sock, File& file, std
 // _SendfileFallbackProtocol): reading is paused, pause/resume_writing gate the next block.
 class FallbackProtocol final : public Protocol {
  public:
-  FallbackProtocol(EventLoop& loop, SocketTransport& transport)
-      : loop_(loop), transport_(transport), original_(transport.get_protocol()) {
+  FallbackProtocol(EventLoop& loop, Transport& transport, internal::SendfileFallbackTarget& target)
+      : loop_(loop), transport_(transport), target_(target), original_(transport.get_protocol()) {
     resume_reading_ = transport.is_reading();
-    resume_writing_ = transport.protocol_writing_paused();
+    resume_writing_ = target.protocol_writing_paused();
     transport.pause_reading();
     if (resume_writing_) write_ready_ = loop.create_future();
   }
@@ -198,28 +199,43 @@ class FallbackProtocol final : public Protocol {
     if (write_ready_ && !write_ready_->done()) write_ready_->cancel();
     // Keep pause/resume alternating for the user's protocol: the transport's flow control may
     // still be paused by the last block (it will call resume_writing on the restored protocol).
-    bool paused_now = transport_.protocol_writing_paused();
+    bool paused_now = target_.protocol_writing_paused();
     if (resume_writing_ && !paused_now) original_->resume_writing();
     if (!resume_writing_ && paused_now) original_->pause_writing();
   }
 
  private:
   EventLoop& loop_;
-  SocketTransport& transport_;
+  Transport& transport_;
+  internal::SendfileFallbackTarget& target_;
   std::shared_ptr<BaseProtocol> original_;
   std::optional<Future<void>> write_ready_;
   bool resume_reading_ = false, resume_writing_ = false;
 };
 
-Coro<std::size_t> transport_fallback(EventLoop& loop, SocketTransport& transport, File& file,
+// A SocketTransport as a fallback target (its fallback hooks are its own members).
+class SocketFallbackTarget final : public internal::SendfileFallbackTarget {
+ public:
+  explicit SocketFallbackTarget(SocketTransport& transport) : transport_(transport) {}
+  bool protocol_writing_paused() const override { return transport_.protocol_writing_paused(); }
+  void begin_sendfile_fallback() override { transport_.begin_sendfile_fallback(); }
+  void end_sendfile_fallback() override { transport_.end_sendfile_fallback(); }
+  void sendfile_write(std::span<const std::byte> data) override { transport_.sendfile_write(data); }
+
+ private:
+  SocketTransport& transport_;
+};
+
+Coro<std::size_t> transport_fallback(EventLoop& loop, Transport& transport,
+                                     internal::SendfileFallbackTarget& target, File& file,
                                      std::int64_t offset, std::optional<std::size_t> count) {
   if (offset) file.seek(offset);
   std::size_t block = count ? std::min(*count, kTransportFallbackBlock) : kTransportFallbackBlock;
   std::vector<std::byte> buffer(block);
   std::size_t total = 0;
-  auto protocol = std::make_shared<FallbackProtocol>(loop, transport);
+  auto protocol = std::make_shared<FallbackProtocol>(loop, transport, target);
   transport.set_protocol(protocol);
-  transport.begin_sendfile_fallback();
+  target.begin_sendfile_fallback();
   std::exception_ptr error;
   try {
     for (;;) {
@@ -230,14 +246,14 @@ Coro<std::size_t> transport_fallback(EventLoop& loop, SocketTransport& transport
       std::size_t got = co_await read_block(loop, file, buffer, block);
       if (got == 0) break;
       co_await protocol->drain();
-      transport.sendfile_write(std::span<const std::byte>(buffer.data(), got));
+      target.sendfile_write(std::span<const std::byte>(buffer.data(), got));
       total += got;
     }
   } catch (...) {
     error = std::current_exception();
   }
   update_position(file, offset, total);
-  transport.end_sendfile_fallback();
+  target.end_sendfile_fallback();
   protocol->restore(protocol);
   if (error) std::rethrow_exception(error);
   co_return total;
@@ -266,7 +282,20 @@ Coro<std::size_t> sendfile(EventLoop& loop, BaseTransport& transport, File& file
   if (transport.is_closing()) throw RuntimeError("Transport is closing");
   auto* stream = dynamic_cast<SocketTransport*>(&transport);
   if (stream == nullptr) {
-    throw RuntimeError("sendfile is not supported for transport " + transport.repr());
+    // asyncio's _SendfileMode.FALLBACK (a TLS transport): read+write only.
+    auto* target = dynamic_cast<internal::SendfileFallbackTarget*>(&transport);
+    auto* writable_transport = dynamic_cast<Transport*>(&transport);
+    if (target == nullptr || writable_transport == nullptr) {
+      throw RuntimeError("sendfile is not supported for transport " + transport.repr());
+    }
+    if (!fallback) {
+      throw RuntimeError(
+          "fallback is disabled and native sendfile is not supported for transport " +
+          transport.repr());
+    }
+    check_params(SOCK_STREAM, offset, count);
+    internal::Ref<Transport> keep = internal::Ref<Transport>::share(writable_transport);
+    co_return co_await transport_fallback(loop, *writable_transport, *target, file, offset, count);
   }
   check_params(SOCK_STREAM, offset, count);
   internal::Ref<SocketTransport> keep = internal::Ref<SocketTransport>::share(stream);
@@ -289,7 +318,8 @@ Coro<std::size_t> sendfile(EventLoop& loop, BaseTransport& transport, File& file
   } catch (const SendfileNotAvailableError&) {
     if (!fallback) throw;
   }
-  co_return co_await transport_fallback(loop, *stream, file, offset, count);
+  SocketFallbackTarget target(*stream);
+  co_return co_await transport_fallback(loop, *stream, target, file, offset, count);
 }
 
 }  // namespace aio

@@ -10,6 +10,8 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <exception>
 
 #include "loop/errors.h"
 #include "tls/errors.h"
@@ -158,16 +160,81 @@ void SSLContext::load_default_certs(Purpose) {
   }
 }
 
-void SSLContext::load_cert_chain(const std::string& certfile, std::optional<std::string> keyfile) {
+namespace {
+
+// What the PEM password callback needs: the password (or its source) and, because nothing may
+// be thrown through BoringSSL's C frames, the exception to rethrow once the load has returned.
+struct PasswordRequest {
+  const Password* password;
+  std::exception_ptr error;
+};
+
+int password_callback(char* buf, int size, int /*rwflag*/, void* userdata) {
+  auto* request = static_cast<PasswordRequest*>(userdata);
+  try {
+    const Password& source = *request->password;
+    std::string text = std::holds_alternative<std::string>(source)
+                           ? std::get<std::string>(source)
+                           : std::get<std::function<std::string()>>(source)();
+    if (text.size() > static_cast<size_t>(size)) {
+      throw ValueError("password cannot be longer than " + std::to_string(size) + " bytes");
+    }
+    std::memcpy(buf, text.data(), text.size());
+    return static_cast<int>(text.size());
+  } catch (...) {
+    request->error = std::current_exception();
+    return -1;
+  }
+}
+
+// Installs the password callback on `ctx` for one load_cert_chain and puts back what was
+// there before (as CPython does), also when the load throws.
+class ScopedPasswordCallback {
+ public:
+  ScopedPasswordCallback(ssl_ctx_st* ctx, PasswordRequest* request)
+      : ctx_(ctx),
+        saved_callback_(SSL_CTX_get_default_passwd_cb(ctx)),
+        saved_userdata_(SSL_CTX_get_default_passwd_cb_userdata(ctx)) {
+    if (request == nullptr) return;
+    SSL_CTX_set_default_passwd_cb(ctx, password_callback);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, request);
+  }
+  ~ScopedPasswordCallback() {
+    SSL_CTX_set_default_passwd_cb(ctx_, saved_callback_);
+    SSL_CTX_set_default_passwd_cb_userdata(ctx_, saved_userdata_);
+  }
+  ScopedPasswordCallback(const ScopedPasswordCallback&) = delete;
+  ScopedPasswordCallback& operator=(const ScopedPasswordCallback&) = delete;
+
+ private:
+  ssl_ctx_st* ctx_;
+  pem_password_cb* saved_callback_;
+  void* saved_userdata_;
+};
+
+}  // namespace
+
+void SSLContext::load_cert_chain(const std::string& certfile, std::optional<std::string> keyfile,
+                                 std::optional<Password> password) {
   const std::string& key = keyfile ? *keyfile : certfile;
+  if (password && std::holds_alternative<std::function<std::string()>>(*password) &&
+      !std::get<std::function<std::string()>>(*password)) {
+    throw TypeError("password should be a string or callable");
+  }
   if (!exists(certfile, false)) throw_missing(certfile);
   if (!exists(key, false)) throw_missing(key);
-  if (SSL_CTX_use_certificate_chain_file(ctx_, certfile.c_str()) != 1) {
-    internal::throw_queued_error("certfile " + certfile);
-  }
-  if (SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    internal::throw_queued_error("keyfile " + key);
-  }
+  PasswordRequest request{password ? &*password : nullptr, nullptr};
+  ScopedPasswordCallback scoped(ctx_, password ? &request : nullptr);
+  // A failure the callback caused (it threw) wins over what BoringSSL queued because of it.
+  auto fail = [&request](const std::string& what) {
+    if (request.error) {
+      ERR_clear_error();
+      std::rethrow_exception(request.error);
+    }
+    internal::throw_queued_error(what);
+  };
+  if (SSL_CTX_use_certificate_chain_file(ctx_, certfile.c_str()) != 1) fail("certfile " + certfile);
+  if (SSL_CTX_use_PrivateKey_file(ctx_, key.c_str(), SSL_FILETYPE_PEM) != 1) fail("keyfile " + key);
   if (SSL_CTX_check_private_key(ctx_) != 1) internal::throw_queued_error("keyfile " + key);
 }
 

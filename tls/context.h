@@ -5,11 +5,13 @@
 #ifndef AIO_TLS_CONTEXT_H_
 #define AIO_TLS_CONTEXT_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <variant>
 #include <vector>
 
 #include "net/transport_security.h"
@@ -35,6 +37,10 @@ enum class VerifyMode { CERT_NONE, CERT_OPTIONAL, CERT_REQUIRED };
 // ssl.TLSVersion (BoringSSL has no SSLv3).
 enum class TLSVersion { MINIMUM_SUPPORTED, TLSv1, TLSv1_1, TLSv1_2, TLSv1_3, MAXIMUM_SUPPORTED };
 
+// load_cert_chain's password=: the passphrase itself (Python's str and bytes are both a
+// std::string here) or a callable returning it, called only if the key is encrypted.
+using Password = std::variant<std::string, std::function<std::string()>>;
+
 class SSLContext final : public TransportSecurity, public std::enable_shared_from_this<SSLContext> {
  public:
   // SSLContext(PROTOCOL_TLS_CLIENT): verify_mode CERT_REQUIRED, check_hostname on, no trust
@@ -59,8 +65,14 @@ class SSLContext final : public TransportSecurity, public std::enable_shared_fro
   // FileNotFoundError "[Errno 2] No such file or directory: 'path'" for a missing file;
   // SSLError "[SSL: KEY_VALUES_MISMATCH] key values mismatch" for a key that is not the
   // certificate's; SSLError for a file that is not PEM.
+  // `password` decrypts an encrypted key (PKCS#8 "ENCRYPTED PRIVATE KEY" or a traditional PEM
+  // "Proc-Type: 4,ENCRYPTED" key): a wrong one, or none for an encrypted key, is an SSLError
+  // (Python would prompt on the terminal when none is given; BoringSSL never prompts);
+  // ValueError "password cannot be longer than 1024 bytes"; TypeError "password should be a
+  // string or callable" for an empty std::function; whatever the callable throws propagates.
   void load_cert_chain(const std::string& certfile,
-                       std::optional<std::string> keyfile = std::nullopt);
+                       std::optional<std::string> keyfile = std::nullopt,
+                       std::optional<Password> password = std::nullopt);
 
   bool check_hostname() const;
   // On: verify_mode becomes CERT_REQUIRED if it was CERT_NONE (Python 3.7+).

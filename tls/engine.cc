@@ -33,12 +33,13 @@ Engine::Engine(ssl_st* ssl, std::string server_hostname)
 Engine::~Engine() = default;
 
 void Engine::drain(std::string& out) {
-  std::size_t pending = BIO_pending(outgoing_);
-  if (pending == 0) return;
-  std::size_t at = out.size();
-  out.resize(at + pending);
-  int n = BIO_read(outgoing_, out.data() + at, static_cast<int>(pending));
-  out.resize(at + (n > 0 ? static_cast<std::size_t>(n) : 0));
+  // One copy straight out of the memory BIO, then empty it (BIO_read into a resized string
+  // would zero-fill the space first).
+  const uint8_t* contents = nullptr;
+  std::size_t length = 0;
+  if (BIO_mem_contents(outgoing_, &contents, &length) != 1 || length == 0) return;
+  out.append(reinterpret_cast<const char*>(contents), length);
+  BIO_reset(outgoing_);
 }
 
 void Engine::do_handshake(std::string& out) {
@@ -54,8 +55,29 @@ Engine::Events Engine::feed_ssldata(std::span<const std::byte> data, std::string
     app.append(reinterpret_cast<const char*>(data.data()), data.size());
     return {};
   }
+  // A large input goes in by slices while the connection carries plain data: BoringSSL's
+  // memory BIO moves what is left down to its start on every read, so 256 KiB read record by
+  // record (two reads each) would be moved ~16 times over. Anything else that happens (the
+  // handshake ending, a close_notify, a state change) stops the slicing: the rest goes in at
+  // once and is handled by one more feed, exactly as if it had all been written first.
+  Events events;
+  auto merge = [&events](const Events& more) {
+    events.handshake_done |= more.handshake_done;
+    events.shutdown_done |= more.shutdown_done;
+    events.close_notify |= more.close_notify;
+  };
+  while (state_ == State::kWrapped && data.size() > kFeedSlice) {
+    BIO_write(incoming_, data.data(), static_cast<int>(kFeedSlice));
+    data = data.subspan(kFeedSlice);
+    merge(feed(out, app, only_handshake));
+    if (events.handshake_done || events.shutdown_done || events.close_notify ||
+        state_ != State::kWrapped) {
+      break;
+    }
+  }
   if (!data.empty()) BIO_write(incoming_, data.data(), static_cast<int>(data.size()));
-  return feed(out, app, only_handshake);
+  merge(feed(out, app, only_handshake));
+  return events;
 }
 
 Engine::Events Engine::feed(std::string& out, std::string& app, bool only_handshake) {
@@ -86,12 +108,13 @@ Engine::Events Engine::feed(std::string& out, std::string& app, bool only_handsh
   }
   if (state_ == State::kWrapped) {
     // Read until the SSL object wants more ciphertext, or the peer's close_notify.
+    char chunk[kMaxRead];
     for (;;) {
-      std::size_t at = app.size();
-      app.resize(at + kMaxRead);
-      int n = SSL_read(ssl, app.data() + at, static_cast<int>(kMaxRead));
-      app.resize(at + (n > 0 ? static_cast<std::size_t>(n) : 0));
-      if (n > 0) continue;
+      int n = SSL_read(ssl, chunk, static_cast<int>(kMaxRead));
+      if (n > 0) {
+        app.append(chunk, static_cast<std::size_t>(n));
+        continue;
+      }
       int code = SSL_get_error(ssl, n);
       if (code == SSL_ERROR_ZERO_RETURN) {
         events.close_notify = true;

@@ -25,8 +25,14 @@ class Engine {
     bool shutdown_done = false;   // SHUTDOWN -> UNWRAPPED (both close_notify alerts exchanged)
     bool close_notify = false;    // the peer sent close_notify (Python's b'' chunk)
   };
-  // The most one read takes from the SSL object (asyncio's max_size, 256 KiB).
-  static constexpr std::size_t kMaxRead = 256 * 1024;
+  // The most one SSL_read takes: a TLS record's plaintext is at most 16 KiB, so a larger
+  // buffer (asyncio reads up to 256 KiB) would never fill. It is an uninitialized stack
+  // buffer: growing `app` by 256 KiB per call zero-filled 512 KiB per message (two reads:
+  // the record and the WANT_READ that ends the loop), most of the server's CPU on small echoes.
+  static constexpr std::size_t kMaxRead = 16 * 1024;
+  // How much ciphertext feed_ssldata puts into the memory BIO at a time (see there): a little
+  // over one full record (16 KiB of plaintext plus the record's overhead).
+  static constexpr std::size_t kFeedSlice = 16 * 1024 + 512;
 
   // Takes ownership of `ssl` (made by SSLContext::new_ssl). `server_hostname` only words the
   // errors of a failed hostname check.

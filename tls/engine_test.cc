@@ -146,6 +146,28 @@ TEST(EngineTest, CloseNotifyBothWays) {
   EXPECT_THROW(pair.client.engine->shutdown(out), RuntimeError);
 }
 
+// feed_ssldata puts large inputs into the memory BIO by slices (engine.cc): many records, a
+// record split across slices and the close_notify behind them, all in one call, still give
+// every byte once and the close_notify.
+TEST(EngineTest, ManyRecordsAndCloseNotifyInOneFeed) {
+  Pair pair;
+  pair.handshake();
+  std::string text(300000, '\0');
+  for (std::size_t i = 0; i < text.size(); ++i) text[i] = static_cast<char>(i * 13 + i / 977);
+  EXPECT_EQ(pair.client.engine->feed_appdata(bytes(text), 0, pair.client.outbox), text.size());
+  pair.client.engine->shutdown(pair.client.outbox);
+  std::string wire = std::move(pair.client.outbox);
+  pair.client.outbox.clear();
+  ASSERT_GT(wire.size(), 10 * Engine::kFeedSlice);
+  // An odd split: the first feed ends inside a record, the second holds the rest.
+  pair.server.feed(wire.substr(0, 3 * Engine::kFeedSlice + 7));
+  EXPECT_FALSE(pair.server.close_notify);
+  pair.server.feed(wire.substr(3 * Engine::kFeedSlice + 7));
+  EXPECT_TRUE(pair.server.close_notify);
+  EXPECT_EQ(pair.server.received.size(), text.size());
+  EXPECT_TRUE(pair.server.received == text);
+}
+
 TEST(EngineTest, DataSentBeforeTheShutdownIsReadAndLaterDataDiscarded) {
   Pair pair;
   pair.handshake();

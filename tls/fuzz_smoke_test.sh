@@ -9,4 +9,7 @@ trap 'rm -rf "$corpus"' EXIT
 # client side), so mutations begin inside the TLS grammar.
 printf '\000\026\003\001\000\200\001\000\000\174\003\003' > "$corpus/client_hello"
 printf '\001\026\003\003\000\132\002\000\000\126\003\003' > "$corpus/server_hello"
-"$fuzzer" -seed=1 -runs=3000 -max_len=4096 -timeout=10 "$corpus"
+# Scripted mode (bit 1 of the first byte): a real handshake, then operations (see the fuzzer).
+printf '\002\000\005hello\007\020\006\000\003\000\006\000' > "$corpus/script_server"
+printf '\003\000\005hello\010\001\001\100\010\000\011\001\007\200\012\000' > "$corpus/script_client"
+"$fuzzer" -seed=1 -runs=800 -max_len=4096 -timeout=10 "$corpus"

@@ -12,6 +12,28 @@
 namespace aio::tls::internal {
 namespace {
 
+// A buffer borrowed from a per-thread slot and given back (with its capacity) at the end of the
+// scope, so the hot paths (data_received, writes) do not allocate, and on large transfers do not
+// mmap and page-fault, a fresh string per call. A nested user (an application writing from its
+// data_received) finds the slot empty and works with a new string: always correct.
+class ScratchLease {
+ public:
+  explicit ScratchLease(std::string& slot) : slot_(slot), text(std::move(slot)) { text.clear(); }
+  ~ScratchLease() {
+    if (text.capacity() > slot_.capacity()) slot_ = std::move(text);
+  }
+  ScratchLease(const ScratchLease&) = delete;
+  ScratchLease& operator=(const ScratchLease&) = delete;
+
+ private:
+  std::string& slot_;
+
+ public:
+  std::string text;
+};
+
+thread_local std::string plaintext_slot, ciphertext_slot;
+
 // Python's repr(float): "60.0", "0.5", "1e-05".
 std::string python_float(double value) {
   if (std::isfinite(value) && value == std::floor(value) && std::fabs(value) < 1e16) {
@@ -233,7 +255,9 @@ void SslProtocol::resume_writing() { update_flow(); }
 
 void SslProtocol::data_received(std::span<const std::byte> data) {
   if (!engine_ || transport_ == nullptr) return;  // closing: the engine is gone
-  std::string out, plaintext;
+  ScratchLease out_lease(ciphertext_slot), plaintext_lease(plaintext_slot);
+  std::string& out = out_lease.text;
+  std::string& plaintext = plaintext_lease.text;
   Engine::Events events;
   bool handshaking = phase_ == Phase::kDoHandshake;
   try {
@@ -314,6 +338,32 @@ bool SslProtocol::eof_received() {
 }
 
 void SslProtocol::write_appdata(std::span<const std::byte> data) {
+  if (backlog_.empty() && phase_ == Phase::kWrapped && transport_ != nullptr && engine_) {
+    // Nothing queued ahead: encrypt straight from the caller's bytes (what process_write_backlog
+    // would do next, without copying them into the backlog first); only what the engine cannot
+    // take now is queued.
+    std::size_t offset = 0;
+    {
+      ScratchLease out_lease(ciphertext_slot);
+      try {
+        offset = engine_->feed_appdata(data, 0, out_lease.text);
+      } catch (...) {
+        fatal_error(aio::internal::current_error_unless_interrupt(),
+                    "Fatal error on SSL transport");
+        return;
+      }
+      if (!out_lease.text.empty()) transport_->write(out_lease.text);
+    }
+    if (offset < data.size() && transport_ != nullptr) {
+      auto rest = data.subspan(offset);
+      backlog_bytes_ += rest.size();
+      backlog_.push_back(
+          {Item::kData, std::string(reinterpret_cast<const char*>(rest.data()), rest.size()), 0});
+      if (!transport_->is_reading()) transport_->resume_reading();
+    }
+    update_flow();
+    return;
+  }
   Pending item{Item::kData, std::string(reinterpret_cast<const char*>(data.data()), data.size())};
   backlog_bytes_ += item.data.size();
   backlog_.push_back(std::move(item));
@@ -338,7 +388,8 @@ void SslProtocol::process_write_backlog() {
   try {
     for (std::size_t n = backlog_.size(); n > 0 && !backlog_.empty(); --n) {
       Pending& item = backlog_.front();
-      std::string out;
+      ScratchLease out_lease(ciphertext_slot);
+      std::string& out = out_lease.text;
       bool shutdown_done = false;
       switch (item.kind) {
         case Item::kData:
@@ -481,6 +532,11 @@ void SslTransport::resume_reading() {
 }
 
 void SslTransport::write(std::span<const std::byte> data) {
+  if (sendfile_fallback_) throw RuntimeError("unable to write; sendfile is in progress");
+  sendfile_write(data);
+}
+
+void SslTransport::sendfile_write(std::span<const std::byte> data) {
   // Nothing is written once close() or abort() was called, or the connection is gone.
   auto protocol = protocol_.lock();
   if (data.empty() || closed_ || !protocol || protocol->transport_ == nullptr ||

@@ -20,6 +20,7 @@
 #include "loop/future.h"
 #include "net/flow_control.h"
 #include "net/protocols.h"
+#include "net/sendfile_fallback_target.h"
 #include "net/transport_security.h"
 #include "net/transports.h"
 #include "tls/context.h"
@@ -121,7 +122,8 @@ class SslProtocol final : public Protocol, public std::enable_shared_from_this<S
 // (weakly), so no cycle keeps either alive. Once the protocol is gone (the connection is over)
 // it is a closed transport: writes are dropped and get_extra_info gives the defaults (keep the
 // ssl_object to look at the session afterwards).
-class SslTransport final : public Transport {
+// loop.sendfile reaches it as a SendfileFallbackTarget (read+write: every byte is encrypted).
+class SslTransport final : public Transport, public aio::internal::SendfileFallbackTarget {
  public:
   explicit SslTransport(std::weak_ptr<SslProtocol> protocol);
 
@@ -155,6 +157,12 @@ class SslTransport final : public Transport {
   void set_write_buffer_limits(std::optional<std::size_t> high = std::nullopt,
                                std::optional<std::size_t> low = std::nullopt) override;
 
+  // SendfileFallbackTarget (loop.sendfile): write() is refused while the fallback runs.
+  bool protocol_writing_paused() const override { return flow_.protocol_paused(); }
+  void begin_sendfile_fallback() override { sendfile_fallback_ = true; }
+  void end_sendfile_fallback() override { sendfile_fallback_ = false; }
+  void sendfile_write(std::span<const std::byte> data) override;
+
  private:
   friend class SslProtocol;
   ~SslTransport() override = default;
@@ -162,6 +170,7 @@ class SslTransport final : public Transport {
 
   std::weak_ptr<SslProtocol> protocol_;
   bool closed_ = false;
+  bool sendfile_fallback_ = false;  // loop.sendfile's fallback is writing
   aio::internal::WriteFlowControl flow_;
 };
 

@@ -29,6 +29,8 @@ TEST_PACKAGES=(
   openssl gnutls-bin
   # Other event loops that bench/ compares against.
   libuv1-dev libasio-dev
+  # Debian's OpenSSL headers for Asio's ssl::stream in bench/tls (never mixed with BoringSSL's).
+  libssl-dev
 )
 
 # Installs the missing ones of the packages named. Test peers are started by the tests
