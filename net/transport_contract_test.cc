@@ -25,6 +25,7 @@
 #include "net/socket.h"
 #include "net/socket_transport.h"
 #include "testing/loop_test_util.h"
+#include "testing/memory_datagram_transport.h"
 #include "testing/memory_transport.h"
 #include "testing/protocol_recorder.h"
 
@@ -234,13 +235,33 @@ struct MemoryKind {
   }
 };
 
+struct MemoryDatagramKind {
+  using Recorder = DatagramRecorder;
+  using Transport = testing::MemoryDatagramTransport;
+  static constexpr const char* kLostWriteWarning = "socket.send() raised exception.";
+  static constexpr int kWarningsAfterAbort = 3;
+  static constexpr const char* kPeerGoneTrace = nullptr;  // as a datagram socket: nothing
+  static Endpoint<Recorder> make(EventLoop& loop) {
+    Endpoint<Recorder> endpoint;
+    auto [mine, theirs] = testing::MemoryDatagramTransport::pair(loop, endpoint.protocol,
+                                                                 std::make_shared<Recorder>());
+    endpoint.close_peer = [theirs = theirs] { theirs->close(); };
+    endpoint.peer_reads = [theirs = theirs](EventLoop&, bool reads) { theirs->stall(!reads); };
+    endpoint.write = [raw = mine.get()](std::span<const std::byte> data) { raw->sendto(data); };
+    bind_writes(endpoint, mine);
+    endpoint.transport = mine;
+    return endpoint;
+  }
+};
+
 template <class Kind>
 class TransportContractTest : public ::testing::Test {
  protected:
   EventLoop loop;
 };
 
-using Kinds = ::testing::Types<SocketKind, DatagramKind, ReadPipeKind, WritePipeKind, MemoryKind>;
+using Kinds = ::testing::Types<SocketKind, DatagramKind, ReadPipeKind, WritePipeKind, MemoryKind,
+                               MemoryDatagramKind>;
 TYPED_TEST_SUITE(TransportContractTest, Kinds);
 
 TYPED_TEST(TransportContractTest, ConnectionMadeIsScheduledAndCloseLosesTheConnectionOnce) {
