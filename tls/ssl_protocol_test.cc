@@ -321,6 +321,28 @@ TEST(SslProtocolTest, DefaultHandshakeTimeoutIsSixtySeconds) {
   EXPECT_EQ(kDefaultHandshakeTimeout, 60.0);
 }
 
+// The default itself, end to end: on a virtual clock the silent server's minute passes at once.
+// (Loopback I/O within one loop is ready by the next poll, so only the handshake timer is left
+// when the loop goes idle.)
+TEST(SslProtocolTest, TheDefaultTimeoutAbortsASilentServerAfterAMinuteOfVirtualTime) {
+  EventLoop loop(aio::testing::virtual_time());
+  HandlerCalls handler(loop);
+  RecordingFactory<> silent;
+  ServerRef server = plain_server(loop, silent);
+  ConnectionOptions options = tls_to(port_of(server), pki().client_context());
+  RecordingFactory<> client_side;
+  double start = loop.time();
+  EXPECT_EQ(failure_of(loop, create_connection(loop, client_side.factory(), clone(options)), 3600),
+            "aio::ConnectionAbortedError: SSL handshake is taking longer than 60.0 seconds: "
+            "aborting the connection");
+  EXPECT_DOUBLE_EQ(loop.time() - start, 60.0);
+  EXPECT_EQ(client_side.made.at(0)->trace(), "");
+  ASSERT_TRUE(run_until(
+      loop, [&] { return silent.made.at(0)->lost(); }, 3600));
+  EXPECT_TRUE(handler.messages.empty()) << handler.messages.at(0);
+  close_server(loop, server);
+}
+
 TEST(SslProtocolTest, CancellingTheHandshakeKeepsNoReference) {
   EventLoop loop;
   HandlerCalls handler(loop);

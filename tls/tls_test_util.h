@@ -88,9 +88,9 @@ inline ProtocolFactory echo_protocols() {
 // The exception `coro` ends with, as "Type: message" ("<no exception>" if none; a connection
 // it made is closed).
 template <class T>
-std::string failure_of(EventLoop& loop, Coro<T> coro) {
+std::string failure_of(EventLoop& loop, Coro<T> coro, double timeout = 20) {
   try {
-    T result = loop.run_until_complete(aio::wait_for(std::move(coro), 20));
+    T result = loop.run_until_complete(aio::wait_for(std::move(coro), timeout));
     if constexpr (std::is_same_v<T, Connection<>>) result.first->close();
   } catch (...) {
     return describe_exception(std::current_exception());
