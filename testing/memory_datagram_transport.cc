@@ -10,19 +10,9 @@ namespace aio::testing {
 
 std::pair<MemoryDatagramTransport::Ref, MemoryDatagramTransport::Ref> MemoryDatagramTransport::pair(
     EventLoop& loop, std::shared_ptr<BaseProtocol> a, std::shared_ptr<BaseProtocol> b) {
-  Ref first = Ref::share(new MemoryDatagramTransport(loop, "memory:a"));
-  Ref second = Ref::share(new MemoryDatagramTransport(loop, "memory:b"));
-  first->peer_ = second.get();
-  second->peer_ = first.get();
-  for (auto [side, protocol] : {std::pair{first, a}, std::pair{second, b}}) {
-    side->set_protocol(std::move(protocol));
-    side->self_ = side;
-    internal::register_with_loop(loop, side.get());
-    loop.call_soon([side] {
-      if (side->protocol_) side->protocol_->connection_made(*side);
-    });
-  }
-  return {first, second};
+  return connect(loop, Ref::share(new MemoryDatagramTransport(loop, "memory:a")),
+                 Ref::share(new MemoryDatagramTransport(loop, "memory:b")), std::move(a),
+                 std::move(b));
 }
 
 void MemoryDatagramTransport::set_protocol(std::shared_ptr<BaseProtocol> protocol) {
@@ -106,10 +96,7 @@ void MemoryDatagramTransport::sendto(std::span<const std::byte> data,
   }
   if (data.empty()) return;  // asyncio 3.8: an empty datagram is not sent
   if (lost_) {
-    if (lost_writes_ >= internal::kWarnAfterLostWrites) {
-      log(LogLevel::kWarning, "socket.send() raised exception.");
-    }
-    ++lost_writes_;
+    drop_lost_write();
     return;
   }
   if (peer_ == nullptr) {  // nobody there: what a connected UDP socket reports
@@ -154,46 +141,6 @@ void MemoryDatagramTransport::abort() {
     peer_->inbound_bytes_ = 0;
   }
   lose(nullptr);
-}
-
-void MemoryDatagramTransport::lose(std::exception_ptr error) {
-  if (lost_ || loop_ == nullptr) return;
-  lost_ = true;
-  closing_ = true;
-  lost_writes_ = 1;  // as asyncio's _force_close: the loss counts as the first lost write
-  loop_->call_soon([ref = self_, error] { ref->call_connection_lost(error); });
-}
-
-void MemoryDatagramTransport::call_connection_lost(std::exception_ptr error) {
-  struct Finally {
-    MemoryDatagramTransport* transport;
-    ~Finally() {
-      if (transport->loop_ != nullptr) internal::unregister_from_loop(*transport->loop_, transport);
-      transport->unlink();  // may destroy the transport: last
-    }
-  } finally{this};
-  if (protocol_connected_ && protocol_) {
-    protocol_connected_ = false;
-    protocol_->connection_lost(error);
-  }
-}
-
-void MemoryDatagramTransport::unlink() noexcept {
-  if (peer_ != nullptr) peer_->peer_ = nullptr;
-  peer_ = nullptr;
-  inbound_.clear();
-  inbound_bytes_ = 0;
-  protocol_.reset();
-  datagram_protocol_ = nullptr;
-  Ref self = std::move(self_);  // may destroy this: last
-}
-
-void MemoryDatagramTransport::on_loop_closed() noexcept {
-  if (!closing_) log(LogLevel::kWarning, "unclosed transport " + repr() + " closed with its loop");
-  loop_ = nullptr;
-  closing_ = true;
-  lost_ = true;
-  unlink();
 }
 
 }  // namespace aio::testing

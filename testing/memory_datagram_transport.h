@@ -21,14 +21,14 @@
 #include "loop/event_loop.h"
 #include "loop/ref.h"
 #include "net/address.h"
-#include "net/closes_with_loop.h"
-#include "net/flow_control.h"
 #include "net/protocols.h"
 #include "net/transports.h"
+#include "testing/memory_endpoint.h"
 
 namespace aio::testing {
 
-class MemoryDatagramTransport final : public DatagramTransport, private internal::ClosesWithLoop {
+class MemoryDatagramTransport final : public DatagramTransport,
+                                      public MemoryEndpoint<MemoryDatagramTransport> {
  public:
   using Ref = internal::Ref<MemoryDatagramTransport>;
 
@@ -60,42 +60,36 @@ class MemoryDatagramTransport final : public DatagramTransport, private internal
   void drop_next(std::size_t datagrams) { drop_ += datagrams; }
   void set_delay(double seconds) { delay_ = seconds; }
   void inject_error(std::exception_ptr error);
-  void fail(std::exception_ptr error) { lose(std::move(error)); }
+  void fail(std::exception_ptr error) { this->lose(std::move(error)); }
 
   std::size_t datagrams_received() const { return received_; }
 
  private:
+  friend class MemoryEndpoint<MemoryDatagramTransport>;
   MemoryDatagramTransport(EventLoop& loop, std::string name)
-      : loop_(&loop), name_(name), address_(SocketAddress::unix_path(name)) {}
+      : MemoryEndpoint(loop), name_(name), address_(SocketAddress::unix_path(name)) {}
   ~MemoryDatagramTransport() override = default;
 
   void schedule_delivery();
   void deliver();
   void after_drain();
-  void lose(std::exception_ptr error);
-  void call_connection_lost(std::exception_ptr error);
-  void unlink() noexcept;
-  void on_loop_closed() noexcept override;
+  // MemoryEndpoint's hooks.
+  void clear_inbound() noexcept {
+    inbound_.clear();
+    inbound_bytes_ = 0;
+  }
+  void clear_protocol_pointers() noexcept { datagram_protocol_ = nullptr; }
 
-  EventLoop* loop_;   // null once the loop has closed
   std::string name_;  // "memory:a" or "memory:b"
   SocketAddress address_;
-  MemoryDatagramTransport* peer_ = nullptr;  // null once the peer's connection is lost
-  Ref self_;
-  std::shared_ptr<BaseProtocol> protocol_;
   DatagramProtocol* datagram_protocol_ = nullptr;
   std::deque<std::string> inbound_;  // sent by the peer, not yet received here
   std::size_t inbound_bytes_ = 0;
-  internal::WriteFlowControl flow_;
   std::size_t received_ = 0;
   std::size_t drop_ = 0;
   double delay_ = 0;
-  int lost_writes_ = 0;
   bool delivery_scheduled_ = false;
-  bool closing_ = false;
   bool stalled_ = false;
-  bool lost_ = false;
-  bool protocol_connected_ = false;
 };
 
 }  // namespace aio::testing

@@ -12,19 +12,8 @@ namespace aio::testing {
 
 std::pair<MemoryTransport::Ref, MemoryTransport::Ref> MemoryTransport::pair(
     EventLoop& loop, std::shared_ptr<BaseProtocol> a, std::shared_ptr<BaseProtocol> b) {
-  Ref first = Ref::share(new MemoryTransport(loop, "a"));
-  Ref second = Ref::share(new MemoryTransport(loop, "b"));
-  first->peer_ = second.get();
-  second->peer_ = first.get();
-  for (auto [side, protocol] : {std::pair{first, a}, std::pair{second, b}}) {
-    side->set_protocol(std::move(protocol));
-    side->self_ = side;
-    internal::register_with_loop(loop, side.get());
-    loop.call_soon([side] {
-      if (side->protocol_) side->protocol_->connection_made(*side);
-    });
-  }
-  return {first, second};
+  return connect(loop, Ref::share(new MemoryTransport(loop, "a")),
+                 Ref::share(new MemoryTransport(loop, "b")), std::move(a), std::move(b));
 }
 
 void MemoryTransport::set_protocol(std::shared_ptr<BaseProtocol> protocol) {
@@ -151,10 +140,7 @@ void MemoryTransport::write(std::span<const std::byte> data) {
   if (eof_written_) throw RuntimeError("Cannot call write() after write_eof()");
   if (data.empty()) return;
   if (lost_) {
-    if (lost_writes_ >= internal::kWarnAfterLostWrites) {
-      log(LogLevel::kWarning, "socket.send() raised exception.");
-    }
-    ++lost_writes_;
+    drop_lost_write();
     return;
   }
   if (peer_ == nullptr) {  // the peer has gone: what a socket's send() says then
@@ -221,46 +207,6 @@ void MemoryTransport::fail(std::exception_ptr error) {
     peer_->schedule_delivery();
   }
   lose(std::move(error));
-}
-
-void MemoryTransport::lose(std::exception_ptr error) {
-  if (lost_ || loop_ == nullptr) return;
-  lost_ = true;
-  closing_ = true;
-  lost_writes_ = 1;  // as asyncio's _force_close: the loss counts as the first lost write
-  loop_->call_soon([ref = self_, error] { ref->call_connection_lost(error); });
-}
-
-void MemoryTransport::call_connection_lost(std::exception_ptr error) {
-  struct Finally {
-    MemoryTransport* transport;
-    ~Finally() {
-      if (transport->loop_ != nullptr) internal::unregister_from_loop(*transport->loop_, transport);
-      transport->unlink();  // may destroy the transport: last
-    }
-  } finally{this};
-  if (protocol_connected_ && protocol_) {
-    protocol_connected_ = false;
-    protocol_->connection_lost(error);
-  }
-}
-
-void MemoryTransport::unlink() noexcept {
-  if (peer_ != nullptr) peer_->peer_ = nullptr;
-  peer_ = nullptr;
-  inbound_.clear();
-  protocol_.reset();
-  stream_protocol_ = nullptr;
-  buffered_protocol_ = nullptr;
-  Ref self = std::move(self_);  // may destroy this: last
-}
-
-void MemoryTransport::on_loop_closed() noexcept {
-  if (!closing_) log(LogLevel::kWarning, "unclosed transport " + repr() + " closed with its loop");
-  loop_ = nullptr;
-  closing_ = true;
-  lost_ = true;
-  unlink();
 }
 
 }  // namespace aio::testing

@@ -26,14 +26,13 @@
 
 #include "loop/event_loop.h"
 #include "loop/ref.h"
-#include "net/closes_with_loop.h"
-#include "net/flow_control.h"
 #include "net/protocols.h"
 #include "net/transports.h"
+#include "testing/memory_endpoint.h"
 
 namespace aio::testing {
 
-class MemoryTransport final : public Transport, private internal::ClosesWithLoop {
+class MemoryTransport final : public Transport, public MemoryEndpoint<MemoryTransport> {
  public:
   using Ref = internal::Ref<MemoryTransport>;
 
@@ -80,7 +79,9 @@ class MemoryTransport final : public Transport, private internal::ClosesWithLoop
   std::size_t bytes_received() const { return received_; }
 
  private:
-  MemoryTransport(EventLoop& loop, std::string name) : loop_(&loop), name_(std::move(name)) {}
+  friend class MemoryEndpoint<MemoryTransport>;
+  MemoryTransport(EventLoop& loop, std::string name)
+      : MemoryEndpoint(loop), name_(std::move(name)) {}
   ~MemoryTransport() override = default;
 
   bool can_take() const { return !paused_ && !stalled_ && !lost_; }
@@ -90,35 +91,26 @@ class MemoryTransport final : public Transport, private internal::ClosesWithLoop
   void deliver_eof();
   // The peer's writer side after bytes left its buffer (flow control, close once flushed).
   void after_drain();
-  void lose(std::exception_ptr error);  // connection_lost(error) on the next iteration, once
-  void call_connection_lost(std::exception_ptr error);
-  void unlink() noexcept;  // lets go of the peer, the protocol and the loop's reference
-  // As an fd transport: an open pair does not outlive its loop's close() (a warning, no
-  // callbacks).
-  void on_loop_closed() noexcept override;
+  // MemoryEndpoint's hooks.
+  void clear_inbound() noexcept { inbound_.clear(); }
+  void clear_protocol_pointers() noexcept {
+    stream_protocol_ = nullptr;
+    buffered_protocol_ = nullptr;
+  }
 
-  EventLoop* loop_;  // null once the loop has closed
   std::string name_;
-  MemoryTransport* peer_ = nullptr;  // null once the peer's connection is lost
-  Ref self_;                         // the loop's reference until connection_lost has run
-  std::shared_ptr<BaseProtocol> protocol_;
   Protocol* stream_protocol_ = nullptr;  // exactly one of these two is set
   BufferedProtocol* buffered_protocol_ = nullptr;
   std::string inbound_;  // written by the peer, not yet received here
   bool eof_pending_ = false;
-  internal::WriteFlowControl flow_;
   std::size_t received_ = 0;
   std::optional<std::size_t> reset_after_;
   std::size_t max_chunk_ = 256 * 1024;
   double delay_ = 0;
-  int lost_writes_ = 0;
   bool delivery_scheduled_ = false;
-  bool closing_ = false;
   bool eof_written_ = false;
   bool paused_ = false;
   bool stalled_ = false;
-  bool lost_ = false;  // connection_lost scheduled or done
-  bool protocol_connected_ = false;
 };
 
 }  // namespace aio::testing
