@@ -72,9 +72,7 @@ void FdTransport::fatal_error(std::exception_ptr error, const char* message) {
 void FdTransport::fatal_os_error(int err, const char* message) {
   if (loop_ == nullptr) return;
   std::exception_ptr error = make_os_error(err);
-  if (loop_->get_debug()) {
-    log(LogLevel::kDebug, repr() + ": " + message + ": " + describe_exception(error), error);
-  }
+  log_os_error(*loop_, error, message, *transport_);
   force_close(std::move(error));
 }
 

@@ -52,13 +52,18 @@ void add_transport_and_protocol(ExceptionContext& context, BaseTransport& transp
   }
 }
 
+void log_os_error(EventLoop& loop, const std::exception_ptr& error, const char* message,
+                  BaseTransport& transport) {
+  if (loop.get_debug()) {
+    log(LogLevel::kDebug, transport.repr() + ": " + message + ": " + describe_exception(error),
+        error);
+  }
+}
+
 void report_fatal_error(EventLoop& loop, const std::exception_ptr& error, const char* message,
                         BaseTransport& transport, const std::shared_ptr<BaseProtocol>& protocol) {
   if (holds<OSError>(error)) {
-    if (loop.get_debug()) {
-      log(LogLevel::kDebug, transport.repr() + ": " + message + ": " + describe_exception(error),
-          error);
-    }
+    log_os_error(loop, error, message, transport);
     return;
   }
   ExceptionContext context;

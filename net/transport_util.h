@@ -45,6 +45,10 @@ void ignore_sigpipe_once();
 // (`loop` null).
 void release_transport_fd(EventLoop* loop, int fd, ClosesWithLoop* transport) noexcept;
 
+// The OSError half of it: only a debug-mode log record, carrying the error as its exception.
+void log_os_error(EventLoop& loop, const std::exception_ptr& error, const char* message,
+                  BaseTransport& transport);
+
 // asyncio's _fatal_error reporting: an OSError is only logged in debug mode; anything else goes
 // to the exception handler with `message`, the transport and the protocol (the objects, with
 // their descriptions). The debug log record of an OSError carries it as its exception.

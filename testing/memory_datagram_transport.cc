@@ -48,13 +48,7 @@ void MemoryDatagramTransport::stall(bool stalled) {
 
 void MemoryDatagramTransport::schedule_delivery() {
   if (loop_ == nullptr || delivery_scheduled_ || stalled_ || lost_ || inbound_.empty()) return;
-  delivery_scheduled_ = true;
-  Ref ref = Ref::share(this);
-  if (delay_ > 0) {
-    loop_->call_later(delay_, [ref] { ref->deliver(); });
-  } else {
-    loop_->call_soon([ref] { ref->deliver(); });
-  }
+  post_delivery();
 }
 
 void MemoryDatagramTransport::deliver() {
@@ -106,7 +100,7 @@ void MemoryDatagramTransport::sendto(std::span<const std::byte> data,
   peer_->inbound_.emplace_back(reinterpret_cast<const char*>(data.data()), data.size());
   peer_->inbound_bytes_ += data.size();
   peer_->schedule_delivery();
-  if (protocol_) flow_.maybe_pause(get_write_buffer_size(), *loop_, protocol_, *this);
+  maybe_pause_writer();
 }
 
 std::size_t MemoryDatagramTransport::get_write_buffer_size() const {
@@ -116,13 +110,7 @@ std::size_t MemoryDatagramTransport::get_write_buffer_size() const {
 void MemoryDatagramTransport::set_write_buffer_limits(std::optional<std::size_t> high,
                                                       std::optional<std::size_t> low) {
   flow_.set_limits(high, low);
-  if (protocol_ && !lost_) flow_.maybe_pause(get_write_buffer_size(), *loop_, protocol_, *this);
-}
-
-void MemoryDatagramTransport::after_drain() {
-  if (lost_) return;
-  if (protocol_) flow_.maybe_resume(get_write_buffer_size(), *loop_, protocol_, *this);
-  if (closing_ && get_write_buffer_size() == 0) lose(nullptr);
+  maybe_pause_writer();
 }
 
 // --- Closing -----------------------------------------------------------------------------------

@@ -72,7 +72,6 @@ class MemoryDatagramTransport final : public DatagramTransport,
 
   void schedule_delivery();
   void deliver();
-  void after_drain();
   // MemoryEndpoint's hooks.
   void clear_inbound() noexcept {
     inbound_.clear();
@@ -87,8 +86,6 @@ class MemoryDatagramTransport final : public DatagramTransport,
   std::size_t inbound_bytes_ = 0;
   std::size_t received_ = 0;
   std::size_t drop_ = 0;
-  double delay_ = 0;
-  bool delivery_scheduled_ = false;
   bool stalled_ = false;
 };
 

@@ -55,6 +55,32 @@ class MemoryEndpoint : private internal::ClosesWithLoop {
     loop_->call_soon([ref = self_, error] { ref->call_connection_lost(error); });
   }
 
+  // Runs Derived::deliver() on the next iteration, or `delay_` later on the loop's clock.
+  void post_delivery() {
+    delivery_scheduled_ = true;
+    Ref ref = Ref::share(&self());
+    if (delay_ > 0) {
+      loop_->call_later(delay_, [ref] { ref->deliver(); });
+    } else {
+      loop_->call_soon([ref] { ref->deliver(); });
+    }
+  }
+
+  // Flow control on what the peer has not received yet: pause_writing above the high mark.
+  void maybe_pause_writer() {
+    if (protocol_ && !lost_) {
+      flow_.maybe_pause(self().get_write_buffer_size(), *loop_, protocol_, self());
+    }
+  }
+
+  // The peer's protocol has taken some of what this side wrote: resume_writing at the low mark,
+  // and a close() that waited for the buffer to drain completes.
+  void after_drain() {
+    if (lost_) return;
+    if (protocol_) flow_.maybe_resume(self().get_write_buffer_size(), *loop_, protocol_, self());
+    if (closing_ && self().get_write_buffer_size() == 0) lose(nullptr);
+  }
+
   // A write after the loss: dropped and counted; from the fifth on a warning, as a socket's.
   void drop_lost_write() {
     if (lost_writes_ >= internal::kWarnAfterLostWrites) {
@@ -68,6 +94,8 @@ class MemoryEndpoint : private internal::ClosesWithLoop {
   std::shared_ptr<BaseProtocol> protocol_;
   internal::WriteFlowControl flow_;
   int lost_writes_ = 0;
+  double delay_ = 0;  // of every delivery to this side (set_delay)
+  bool delivery_scheduled_ = false;
   bool closing_ = false;
   bool lost_ = false;  // connection_lost scheduled or done
   bool protocol_connected_ = false;

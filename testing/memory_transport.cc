@@ -62,13 +62,7 @@ void MemoryTransport::stall(bool stalled) {
 void MemoryTransport::schedule_delivery() {
   if (loop_ == nullptr || delivery_scheduled_ || !can_take() || (inbound_.empty() && !eof_pending_))
     return;
-  delivery_scheduled_ = true;
-  Ref ref = Ref::share(this);
-  if (delay_ > 0) {
-    loop_->call_later(delay_, [ref] { ref->deliver(); });
-  } else {
-    loop_->call_soon([ref] { ref->deliver(); });
-  }
+  post_delivery();
 }
 
 void MemoryTransport::deliver() {
@@ -149,7 +143,7 @@ void MemoryTransport::write(std::span<const std::byte> data) {
   }
   peer_->inbound_.append(reinterpret_cast<const char*>(data.data()), data.size());
   peer_->schedule_delivery();
-  if (protocol_) flow_.maybe_pause(get_write_buffer_size(), *loop_, protocol_, *this);
+  maybe_pause_writer();
 }
 
 std::size_t MemoryTransport::get_write_buffer_size() const {
@@ -159,13 +153,7 @@ std::size_t MemoryTransport::get_write_buffer_size() const {
 void MemoryTransport::set_write_buffer_limits(std::optional<std::size_t> high,
                                               std::optional<std::size_t> low) {
   flow_.set_limits(high, low);
-  if (protocol_ && !lost_) flow_.maybe_pause(get_write_buffer_size(), *loop_, protocol_, *this);
-}
-
-void MemoryTransport::after_drain() {
-  if (lost_) return;
-  if (protocol_) flow_.maybe_resume(get_write_buffer_size(), *loop_, protocol_, *this);
-  if (closing_ && get_write_buffer_size() == 0) lose(nullptr);
+  maybe_pause_writer();
 }
 
 void MemoryTransport::write_eof() {

@@ -90,7 +90,6 @@ class MemoryTransport final : public Transport, public MemoryEndpoint<MemoryTran
   void deliver();
   void deliver_eof();
   // The peer's writer side after bytes left its buffer (flow control, close once flushed).
-  void after_drain();
   // MemoryEndpoint's hooks.
   void clear_inbound() noexcept { inbound_.clear(); }
   void clear_protocol_pointers() noexcept {
@@ -106,8 +105,6 @@ class MemoryTransport final : public Transport, public MemoryEndpoint<MemoryTran
   std::size_t received_ = 0;
   std::optional<std::size_t> reset_after_;
   std::size_t max_chunk_ = 256 * 1024;
-  double delay_ = 0;
-  bool delivery_scheduled_ = false;
   bool eof_written_ = false;
   bool paused_ = false;
   bool stalled_ = false;
