@@ -22,6 +22,7 @@
 #include "process/multi_loop_child_watcher.h"
 #include "process/safe_child_watcher.h"
 #include "process/threaded_child_watcher.h"
+#include "process/watcher_kinds.h"
 #include "testing/loop_test_util.h"
 
 extern char** environ;
@@ -176,19 +177,7 @@ class ChildWatcherContract : public ::testing::Test {
   ChildrenCheck children_;
 };
 
-using WatcherKinds = ::testing::Types<ThreadedChildWatcher, SafeChildWatcher, FastChildWatcher,
-                                      MultiLoopChildWatcher>;
-class KindNames {
- public:
-  template <class W>
-  static std::string GetName(int) {
-    if (std::is_same_v<W, ThreadedChildWatcher>) return "Threaded";
-    if (std::is_same_v<W, SafeChildWatcher>) return "Safe";
-    if (std::is_same_v<W, FastChildWatcher>) return "Fast";
-    return "MultiLoop";
-  }
-};
-TYPED_TEST_SUITE(ChildWatcherContract, WatcherKinds, KindNames);
+TYPED_TEST_SUITE(ChildWatcherContract, WatcherKinds, WatcherKindNames);
 
 TYPED_TEST(ChildWatcherContract, ReportsEachExitStatusOnceOnTheLoopThread) {
   std::map<pid_t, int> expected;

@@ -19,6 +19,7 @@
 #include "process/subprocess.h"
 #include "process/test_util.h"
 #include "process/threaded_child_watcher.h"
+#include "process/watcher_kinds.h"
 #include "process/watcher_policy.h"
 
 namespace aio::process {
@@ -51,19 +52,7 @@ class WatcherUnderSubprocesses : public ::testing::Test {
   std::shared_ptr<W> watcher_;
 };
 
-using Kinds = ::testing::Types<ThreadedChildWatcher, SafeChildWatcher, FastChildWatcher,
-                               MultiLoopChildWatcher>;
-class Names {
- public:
-  template <class W>
-  static std::string GetName(int) {
-    if (std::is_same_v<W, ThreadedChildWatcher>) return "Threaded";
-    if (std::is_same_v<W, SafeChildWatcher>) return "Safe";
-    if (std::is_same_v<W, FastChildWatcher>) return "Fast";
-    return "MultiLoop";
-  }
-};
-TYPED_TEST_SUITE(WatcherUnderSubprocesses, Kinds, Names);
+TYPED_TEST_SUITE(WatcherUnderSubprocesses, WatcherKinds, WatcherKindNames);
 
 Coro<std::pair<std::string, int>> output_and_code(std::string script) {
   SubprocessOptions options;
