@@ -86,7 +86,17 @@ def _cc_module_impl(ctx):
             toolchain,
             features,
             cc_ctx,
-            user_flags + dep_module_flags + ["-x", "c++-module", "--precompile"],
+            # -fmodules-embed-all-files: the .pcm carries the text of every header it read, so
+            # an importer never opens them at the absolute paths the .pcm records. Those name
+            # the output base that built it, which a shared cache hands to other clones (seen:
+            # "cannot open file '<a deleted worktree's output base>/execroot/aio/loop/...h'").
+            user_flags + dep_module_flags + [
+                "-Xclang",
+                "-fmodules-embed-all-files",
+                "-x",
+                "c++-module",
+                "--precompile",
+            ],
             ctx.file.interface,
             pcm,
             inputs,
