@@ -36,7 +36,7 @@ def _compile_variables(ctx, toolchain, features, cc_ctx, flags, source, output):
         use_pic = True,
     )
 
-def _run_compiler(ctx, toolchain, features, cc_ctx, flags, source, output, inputs, mnemonic):
+def _run_compiler(ctx, toolchain, features, cc_ctx, flags, source, output, inputs, mnemonic, execution_requirements = {}):
     variables = _compile_variables(ctx, toolchain, features, cc_ctx, flags, source.path, output.path)
     ctx.actions.run(
         executable = cc_common.get_tool_for_action(feature_configuration = features, action_name = _COMPILE),
@@ -53,6 +53,7 @@ def _run_compiler(ctx, toolchain, features, cc_ctx, flags, source, output, input
         inputs = inputs,
         outputs = [output],
         mnemonic = mnemonic,
+        execution_requirements = execution_requirements,
         progress_message = "%s %s" % (mnemonic, source.short_path),
     )
 
@@ -101,6 +102,11 @@ def _cc_module_impl(ctx):
             pcm,
             inputs,
             "CppModulePrecompile",
+            # Unsandboxed, the interface is read at one stable execroot path, which clang
+            # records in the .pcm: a clean rebuild gives the same bytes, so importers' cached
+            # results stay valid (a sandbox's numbered directory would differ every build).
+            # The sandboxed .pcm -> .o step and every importer still check declared inputs.
+            execution_requirements = {"no-sandbox": "1"},
         )
         obj = ctx.actions.declare_file("_objs/%s/%s.pic.o" % (ctx.label.name, ctx.attr.module_name))
         _run_compiler(

@@ -2,22 +2,45 @@
 
 Only the named directories and files are symlinked in (never all of /usr/include, which would
 shadow the C++ standard library's #include_next chain), and an overlay BUILD file describes them.
-The repository is `local`, so it is re-evaluated each time Bazel starts; the headers and
-libraries are real action inputs, so an apt upgrade invalidates cached results.
+`{libdir}` in a path (and `%{libdir}` in the overlay) is the host's multiarch library directory,
+/usr/lib/x86_64-linux-gnu or /usr/lib/aarch64-linux-gnu. The repository is `local`, so it is
+re-evaluated each time Bazel starts; the headers and libraries are real action inputs, so an apt
+upgrade invalidates cached results.
 """
 
+_MULTIARCH = {
+    "x86_64": "x86_64-linux-gnu",
+    "amd64": "x86_64-linux-gnu",
+    "aarch64": "aarch64-linux-gnu",
+    "arm64": "aarch64-linux-gnu",
+}
+
+def multiarch_libdir(rctx):
+    """The host's Debian multiarch library directory."""
+    machine = rctx.execute(["uname", "-m"]).stdout.strip()
+    if machine not in _MULTIARCH:
+        fail("aio: unsupported machine %s (x86_64 and aarch64 Debian are)" % machine)
+    return "/usr/lib/" + _MULTIARCH[machine]
+
+def _missing(rctx, what):
+    fail("aio: %s is missing for @%s: install the Debian package %s (apt-get install %s, or run aio's tools/setup.sh)" %
+         (what, rctx.name, rctx.attr.package, rctx.attr.package))
+
 def _system_lib_impl(rctx):
+    libdir = multiarch_libdir(rctx)
     for src, dst in rctx.attr.paths.items():
+        src = src.replace("{libdir}", libdir)
         if not rctx.path(src).exists:
-            fail("system_lib(%s): %s is missing; run tools/setup.sh" % (rctx.name, src))
+            _missing(rctx, src)
         rctx.symlink(src, dst)
-    for libdir, pattern in rctx.attr.lib_globs.items():
-        listing = rctx.execute(["/bin/sh", "-c", "cd '%s' && ls %s" % (libdir, pattern)])
+    for host_dir, pattern in rctx.attr.lib_globs.items():
+        host_dir = host_dir.replace("{libdir}", libdir)
+        listing = rctx.execute(["/bin/sh", "-c", "cd '%s' && ls %s" % (host_dir, pattern)])
         if listing.return_code != 0:
-            fail("system_lib(%s): no %s in %s; run tools/setup.sh" % (rctx.name, pattern, libdir))
+            _missing(rctx, "%s/%s" % (host_dir, pattern))
         for name in listing.stdout.splitlines():
-            rctx.symlink(libdir + "/" + name, "lib/" + name)
-    rctx.symlink(rctx.attr.build_file, "BUILD.bazel")
+            rctx.symlink(host_dir + "/" + name, "lib/" + name)
+    rctx.template("BUILD.bazel", rctx.attr.build_file, {"%{libdir}": libdir})
 
 system_lib = repository_rule(
     implementation = _system_lib_impl,
@@ -26,5 +49,39 @@ system_lib = repository_rule(
         "paths": attr.string_dict(doc = "host path -> path inside the repository"),
         "lib_globs": attr.string_dict(doc = "host directory -> shell glob of libraries to link in lib/"),
         "build_file": attr.label(allow_single_file = True, mandatory = True),
+        "package": attr.string(mandatory = True, doc = "the Debian package that installs these files"),
+    },
+)
+
+def _aio_local_copy_impl(rctx):
+    # A directory of aio's own tree as a repository, wherever aio itself was checked out:
+    # local_repository(path=) would be relative to the consumer's workspace.
+    anchor = rctx.path(rctx.attr.anchor)
+    source = anchor.dirname.get_child(rctx.attr.directory)
+    for child in source.readdir():
+        rctx.symlink(child, child.basename)
+
+aio_local_copy = repository_rule(
+    implementation = _aio_local_copy_impl,
+    attrs = {
+        "anchor": attr.label(allow_single_file = True, mandatory = True),
+        "directory": attr.string(mandatory = True),
+    },
+)
+
+def _debian_repository_impl(rctx):
+    # A repository a Debian package installs (bazel-rules-java's rules), with the package named
+    # when it is missing.
+    if not rctx.path(rctx.attr.path).exists:
+        _missing(rctx, rctx.attr.path)
+    for child in rctx.path(rctx.attr.path).readdir():
+        rctx.symlink(child, child.basename)
+
+debian_repository = repository_rule(
+    implementation = _debian_repository_impl,
+    local = True,
+    attrs = {
+        "path": attr.string(mandatory = True),
+        "package": attr.string(mandatory = True),
     },
 )
