@@ -1,14 +1,17 @@
 """aio's build macros: the one place where compile flags live.
 
-aio_cc_library / aio_cc_binary / aio_cc_test wrap the native rules; aio_cc_module and
-aio_cc_module_test wrap cc_module (C++20 named modules). `pollers = True` on a test expands it
+aio_cc_library / aio_cc_binary / aio_cc_test wrap the native rules; aio_cc_module,
+aio_cc_module_test and aio_cc_module_binary wrap cc_module (C++20 named modules) with aio's copts,
+and aio_cc_module_test adds aio's test deps (fd-leak check, gtest_main). A consumer builds its own
+module tests and binaries with cc_module_test / cc_module_binary (bazel/cc_module.bzl), which add
+nothing. `pollers = True` on a test expands it
 once per poller backend, as `<name>@epoll` and `<name>@poll`, plus a `<name>` test_suite.
 `loopback_only = True` adds `<name>@loopback_only`: the same test in a network namespace that
 has only loopback (Bazel's `block-network` sandbox), as in containers and offline CI; it runs
 with AIO_EXPECT_LOOPBACK_ONLY=1 so the test can check it really is there.
 """
 
-load("//bazel:cc_module.bzl", "cc_module")
+load("//bazel:cc_module.bzl", "cc_module", "cc_module_binary")
 
 # Warnings are errors for aio's own code under clang, the compiler it is developed with;
 # third-party headers come in as -isystem and are exempt. Another compiler (a consumer's gcc)
@@ -96,14 +99,6 @@ def aio_cc_module_test(name, srcs, deps = [], copts = [], pollers = False, tags 
         native.cc_test(name = test_name, deps = [":" + name + "_objs"], tags = test_tags, env = test_env, size = size, **kwargs)
     _suite(name, pollers, tags)
 
-def aio_cc_module_binary(name, srcs, deps = [], copts = [], testonly = False, **kwargs):
-    """A binary whose sources `import` named modules."""
-    cc_module(
-        name = name + "_objs",
-        srcs = srcs,
-        deps = deps,
-        copts = AIO_COPTS + copts,
-        alwayslink = True,
-        testonly = testonly,
-    )
-    native.cc_binary(name = name, deps = [":" + name + "_objs"], testonly = testonly, **kwargs)
+def aio_cc_module_binary(name, srcs, deps = [], copts = [], **kwargs):
+    """A binary whose sources `import` named modules, with aio's copts."""
+    cc_module_binary(name = name, srcs = srcs, deps = deps, copts = AIO_COPTS + copts, **kwargs)

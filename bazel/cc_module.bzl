@@ -7,6 +7,16 @@ defines and include paths as cc_library), because clang refuses a BMI built with
 -std or exception mode.
 
     cc_module(name = "loop", module_name = "aio.loop", interface = "loop.cppm", deps = [...])
+
+A plain cc_test / cc_binary cannot `import` (its compile action knows no .pcm), so sources that
+do are compiled by a cc_module and linked by the native rule: cc_module_test and
+cc_module_binary below. They add nothing of their own (no test framework, no aio test deps), so
+another repository uses them as they are:
+
+    load("@aio//bazel:cc_module.bzl", "cc_module_binary", "cc_module_test")
+    cc_module_binary(name = "hello", srcs = ["hello.cc"], deps = ["@aio//:module"])
+    cc_module_test(name = "hello_test", srcs = ["hello_test.cc"],
+                   deps = ["@aio//net:module", "@com_google_googletest//:gtest_main"])
 """
 
 load("@bazel_tools//tools/cpp:toolchain_utils.bzl", "find_cpp_toolchain")
@@ -186,3 +196,36 @@ cc_module = rule(
     toolchains = ["@bazel_tools//tools/cpp:toolchain_type"],
     incompatible_use_toolchain_transition = True,
 )
+
+def _module_objects(name, srcs, deps, copts, defines, hdrs, testonly, tags):
+    # alwayslink: the objects are all the binary has, and a test's registrations (gtest's
+    # static TEST objects) or main() must not be dropped by the linker.
+    cc_module(
+        name = name,
+        srcs = srcs,
+        hdrs = hdrs,
+        deps = deps,
+        copts = copts,
+        defines = defines,
+        alwayslink = True,
+        testonly = testonly,
+        # "manual" keeps the objects out of //... when the test or binary is out of it.
+        tags = [t for t in tags if t == "manual"],
+        visibility = ["//visibility:private"],
+    )
+
+def cc_module_test(name, srcs, deps = [], copts = [], defines = [], hdrs = [], tags = [], **kwargs):
+    """A cc_test whose sources may `import` named modules.
+
+    srcs, hdrs, deps, copts and defines build the sources (as cc_module's attributes of those
+    names; `<name>_objs` is that target); every other argument (size, env, data, args, timeout,
+    linkopts, visibility, ...) goes to the cc_test. Only the deps given are linked: bring your
+    own main() or test framework.
+    """
+    _module_objects(name + "_objs", srcs, deps, copts, defines, hdrs, True, tags)
+    native.cc_test(name = name, deps = [":" + name + "_objs"], tags = tags, **kwargs)
+
+def cc_module_binary(name, srcs, deps = [], copts = [], defines = [], hdrs = [], tags = [], testonly = False, **kwargs):
+    """A cc_binary whose sources may `import` named modules; the arguments as cc_module_test's."""
+    _module_objects(name + "_objs", srcs, deps, copts, defines, hdrs, testonly, tags)
+    native.cc_binary(name = name, deps = [":" + name + "_objs"], tags = tags, testonly = testonly, **kwargs)

@@ -23,7 +23,7 @@ struct ssl_session_st;
 namespace aio::tls {
 
 // asyncio's SSL_HANDSHAKE_TIMEOUT: ssl_handshake_timeout when none is given.
-constexpr double kDefaultHandshakeTimeout = 60.0;
+inline constexpr double kDefaultHandshakeTimeout = 60.0;
 
 // ssl.PROTOCOL_TLS_CLIENT / PROTOCOL_TLS_SERVER.
 enum class ContextProtocol { TLS_CLIENT, TLS_SERVER };
