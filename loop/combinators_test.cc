@@ -30,25 +30,29 @@ TEST(EnsureFutureTest, FuturesPassThroughCoroutinesBecomeTasks) {
   EXPECT_THROW(ensure_future(value_after(0, 1)), RuntimeError) << "no running loop";
 }
 
+// The wait_for tests run on virtual time (testing::virtual_time()): each outcome comes at an
+// exact instant, which the tests check, and a slow machine cannot reorder the timers.
 TEST(WaitForTest, ReturnsTheResultWithinTheTimeout) {
-  EventLoop loop;
+  EventLoop loop(testing::virtual_time());
   EXPECT_EQ(loop.run_until_complete(wait_for(value_after(0.001, 3), 5.0)), 3);
+  EXPECT_DOUBLE_EQ(loop.time(), 0.001) << "the result, not the timeout, ended the wait";
 }
 
 TEST(WaitForTest, TimeoutCancelsAndAwaitsTheInnerTaskThenRaisesTimeoutError) {
-  EventLoop loop;
+  EventLoop loop(testing::virtual_time());
   Strings order;
+  auto at = [&](const char* what) { return what + ("@" + std::to_string(loop.time())); };
   auto slow = [&]() -> Coro<int> {
     bool cancelled = false;
     try {
       co_await sleep(3600);
     } catch (const CancelledError&) {
-      order.push_back("inner cancelled");
+      order.push_back(at("inner cancelled"));
       cancelled = true;
     }
     if (cancelled) {
       co_await sleep(0.001);  // cleanup that takes time: wait_for must wait for it
-      order.push_back("inner cleaned up");
+      order.push_back(at("inner cleaned up"));
       throw CancelledError();
     }
     co_return 0;
@@ -58,16 +62,18 @@ TEST(WaitForTest, TimeoutCancelsAndAwaitsTheInnerTaskThenRaisesTimeoutError) {
     try {
       co_await wait_for(Future<int>(inner), 0.01);
     } catch (const TimeoutError&) {
-      order.push_back("timeout");
+      order.push_back(at("timeout"));
     }
     EXPECT_TRUE(inner.cancelled());
   };
   loop.run_until_complete(body());
-  EXPECT_EQ(order, (Strings{"inner cancelled", "inner cleaned up", "timeout"}));
+  // The timeout at 0.01; TimeoutError only once the inner task's 1 ms cleanup is over.
+  EXPECT_EQ(order,
+            (Strings{"inner cancelled@0.010000", "inner cleaned up@0.011000", "timeout@0.011000"}));
 }
 
 TEST(WaitForTest, ZeroTimeoutOnAPendingFutureCancelsIt) {
-  EventLoop loop;
+  EventLoop loop(testing::virtual_time());
   auto body = [&]() -> Coro<bool> {
     Task<int> inner = get_running_loop().create_task(value_after(1, 1));
     try {
@@ -78,6 +84,7 @@ TEST(WaitForTest, ZeroTimeoutOnAPendingFutureCancelsIt) {
     co_return false;
   };
   EXPECT_TRUE(loop.run_until_complete(body()));
+  EXPECT_EQ(loop.time(), 0.0) << "a zero timeout waits for no timer";
   Future<int> done = loop.create_future<int>();
   done.set_result(4);
   EXPECT_EQ(loop.run_until_complete(wait_for(done, 0)), 4);
@@ -89,7 +96,7 @@ TEST(WaitForTest, InnerExceptionPropagates) {
 }
 
 TEST(WaitForTest, CancellingTheWaiterCancelsTheInnerTask) {
-  EventLoop loop;
+  EventLoop loop(testing::virtual_time());
   Task<int> inner;
   auto body = [&]() -> Coro<int> {
     inner = get_running_loop().create_task(value_after(3600, 1));
@@ -98,6 +105,7 @@ TEST(WaitForTest, CancellingTheWaiterCancelsTheInnerTask) {
   Task<int> outer = loop.create_task(body());
   loop.call_later(0.005, [&] { outer.cancel(); });
   EXPECT_THROW(loop.run_until_complete(outer), CancelledError);
+  EXPECT_DOUBLE_EQ(loop.time(), 0.005) << "ended by the cancellation, not by a timeout";
   EXPECT_TRUE(inner.cancelled());
 }
 

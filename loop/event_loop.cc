@@ -231,8 +231,13 @@ void EventLoop::advance_time(double seconds) {
   never_block_ = true;
   iteration_start_ = time();
   while (!stopping_) {
+    const std::uint64_t ran_before = metrics_.callbacks_run;
     run_once();
     if (!ready_.empty()) continue;  // what those callbacks scheduled for the same time
+    // Callbacks ran: poll once more at this instant before the clock moves, as auto-advance's
+    // idle check does. One may have made I/O watchable that is already there (a timer re-arming
+    // a listener with connections queued); that I/O belongs to this instant, not the next.
+    if (metrics_.callbacks_run != ran_before) continue;
     double deadline;
     timers_.prune();
     if (timers_.next_deadline(&deadline) && deadline <= target) {

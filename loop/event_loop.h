@@ -191,7 +191,8 @@ class EventLoop {
   double time() const noexcept;
   // Virtual time only (EventLoopOptions::virtual_time): moves the clock forward by `seconds`,
   // running everything that becomes due on the way in order, each timer at its own time, and
-  // what those schedule for the same time; then returns. The loop must not be running.
+  // what those schedule for the same time, with the I/O they make watchable (the loop polls
+  // again at an instant where callbacks ran); then returns. The loop must not be running.
   // ValueError for negative seconds; RuntimeError on a real-time or running loop.
   void advance_time(double seconds);
   bool has_virtual_time() const noexcept { return virtual_time_; }

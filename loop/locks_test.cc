@@ -428,8 +428,9 @@ TEST(LockTest, CancellingTheHolderReleasesThroughTheGuardAndTheNextWaiterRuns) {
   EXPECT_FALSE(lock.locked());
 }
 
+// On virtual time: the timeout fires at exactly 0.01 and costs no real time.
 TEST(LockTest, WaitForTimeoutOnAcquireLeavesTheLineClean) {
-  EventLoop loop;
+  EventLoop loop(::aio::testing::virtual_time());
   Lock lock;
   auto body = [&]() -> Coro<std::string> {
     co_await lock.acquire();
@@ -437,13 +438,13 @@ TEST(LockTest, WaitForTimeoutOnAcquireLeavesTheLineClean) {
     try {
       co_await wait_for(lock.acquire(), 0.01);
     } catch (const TimeoutError&) {
-      outcome = "timeout";
+      outcome = "timeout@" + std::to_string(loop.time());
     }
     outcome += " " + lock.repr();
     lock.release();
     co_return outcome;
   };
-  EXPECT_EQ(run_bounded(loop, body()), "timeout <aio::Lock [locked]>");
+  EXPECT_EQ(run_bounded(loop, body()), "timeout@0.010000 <aio::Lock [locked]>");
   EXPECT_FALSE(lock.locked());
 }
 
@@ -622,18 +623,19 @@ TEST(EventTest, ACancelledWaiterLeavesAndTheOthersStillWake) {
   EXPECT_EQ(event.repr(), "<aio::Event [set]>");
 }
 
+// On virtual time, as LockTest.WaitForTimeoutOnAcquireLeavesTheLineClean.
 TEST(EventTest, WaitForTimesOutOnAnEventNobodySets) {
-  EventLoop loop;
+  EventLoop loop(::aio::testing::virtual_time());
   Event event;
   auto body = [&]() -> Coro<std::string> {
     try {
       co_await wait_for(event.wait(), 0.01);
     } catch (const TimeoutError&) {
-      co_return "timeout " + event.repr();
+      co_return "timeout@" + std::to_string(loop.time()) + " " + event.repr();
     }
     co_return "woke";
   };
-  EXPECT_EQ(run_bounded(loop, body()), "timeout <aio::Event [unset]>");
+  EXPECT_EQ(run_bounded(loop, body()), "timeout@0.010000 <aio::Event [unset]>");
 }
 
 // --- Condition --------------------------------------------------------------------------------

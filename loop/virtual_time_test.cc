@@ -175,5 +175,31 @@ TEST(VirtualTimeTest, DataAlreadyThereIsDeliveredBeforeTheClockJumps) {
   ::close(fds[1]);
 }
 
+// A timer that starts watching an fd which already has data: advance_time() polls again at that
+// timer's instant before moving the clock on, so the data is read at 5, not at the target 10
+// (found converting Server's EMFILE pause test: the re-armed listener was accepted from only
+// at advance_time's target).
+TEST(VirtualTimeTest, AdvanceTimeDeliversIoThatATimerMadeWatchableAtThatTimersInstant) {
+  for (bool auto_advance : {false, true}) {
+    EventLoop loop(virtual_clock(auto_advance));
+    int fds[2];
+    ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds), 0);
+    ASSERT_EQ(::write(fds[1], "x", 1), 1);
+    double read_at = -1;
+    loop.call_later(5, [&] {
+      loop.add_reader(fds[0], [&] {
+        char byte;
+        if (::read(fds[0], &byte, 1) == 1) read_at = loop.time();
+      });
+    });
+    loop.advance_time(10);
+    EXPECT_EQ(read_at, 5.0) << "auto_advance " << auto_advance;
+    EXPECT_DOUBLE_EQ(loop.time(), 10.0);
+    loop.remove_reader(fds[0]);
+    ::close(fds[0]);
+    ::close(fds[1]);
+  }
+}
+
 }  // namespace
 }  // namespace aio

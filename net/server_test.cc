@@ -272,7 +272,7 @@ TEST(ServerTest, UnixServerReplacesAStaleSocketButNotAFile) {
   std::string message = testing::error_message(
       [&] { loop.run_until_complete(create_unix_server(loop, factory.factory(), path)); });
   EXPECT_EQ(message, "[Errno 98] Address '" + path + "' is already in use");
-  struct stat info {};
+  struct stat info{};
   EXPECT_EQ(::stat(path.c_str(), &info), 0) << "the regular file is left alone";
   ::unlink(path.c_str());
 }
@@ -294,9 +294,13 @@ int open_fd_count() {
   return count;
 }
 
+// On a virtual clock (the clients are already in the backlog, so nothing real is awaited): the
+// pause is exactly asyncio's ACCEPT_RETRY_DELAY, 1 s, and costs no real second.
 TEST(ServerTest, OutOfFileDescriptorsPausesAcceptingWithoutClosing) {
-  EventLoop loop;
+  EventLoop loop(testing::virtual_time());
   RecordingFactory<> factory;
+  std::vector<double> accepted_at;
+  factory.setup = [&](RecordingProtocol&) { accepted_at.push_back(loop.time()); };
   std::vector<ExceptionContext> reported;
   loop.set_exception_handler(
       [&](EventLoop&, const ExceptionContext& context) { reported.push_back(context); });
@@ -322,8 +326,13 @@ TEST(ServerTest, OutOfFileDescriptorsPausesAcceptingWithoutClosing) {
   EXPECT_EQ((*listener)->fileno(), server->sockets()[0].fileno());
   EXPECT_EQ(reported[0].details.at("socket").repr.rfind("<socket.socket fd=", 0), 0u);
   EXPECT_TRUE(server->is_serving()) << "the server stays open";
-  // After asyncio's 1 s pause, accepting resumes and the waiting clients get in.
+  EXPECT_EQ(loop.time(), 0.0);
+  // Just before the second is up, the clients still wait.
+  loop.advance_time(0.999);
+  EXPECT_EQ(factory.made.size(), 1u) << "accepting resumed before the 1 s pause ended";
+  // After asyncio's 1 s pause, accepting resumes and the waiting clients get in, at once.
   run_until(loop, [&] { return factory.made.size() == 3; });
+  EXPECT_EQ(accepted_at, (std::vector<double>{0.0, 1.0, 1.0}));
   EXPECT_EQ(reported.size(), 1u);
   server->close();
   clients.clear();

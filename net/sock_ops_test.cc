@@ -70,8 +70,10 @@ void send_now(Socket& sock, std::string_view data) {
 
 // --- sock_recv / sock_recv_into ------------------------------------------------------------------
 
+// On virtual time: the peer's "later" writes come from timers of the same loop, so they happen
+// at exact instants and no real time passes.
 TEST(SockRecvTest, ReceivesWhatIsThereThenWaitsThenSeesEof) {
-  EventLoop loop;
+  EventLoop loop(testing::virtual_time());
   auto [a, b] = Socket::pair();
   send_now(a, "hello");
   EXPECT_EQ(run(loop, sock_recv(loop, b, 3)), "hel");
@@ -82,13 +84,16 @@ TEST(SockRecvTest, ReceivesWhatIsThereThenWaitsThenSeesEof) {
   // Nothing there: the operation waits for the data.
   loop.call_later(0.05, [&] { send_now(a, "later"); });
   EXPECT_EQ(run(loop, sock_recv(loop, b, 100)), "later");
+  EXPECT_DOUBLE_EQ(loop.time(), 0.05) << "received as soon as it was sent";
   loop.call_later(0.05, [&] { send_now(a, "into"); });
   EXPECT_EQ(run(loop, sock_recv_into(loop, b, buffer)), 4u);
+  EXPECT_DOUBLE_EQ(loop.time(), 0.1);
   EXPECT_EQ(std::string(reinterpret_cast<char*>(buffer), 4), "into");
   EXPECT_FALSE(loop.remove_reader(b.fileno()));  // no watcher left behind
 
   loop.call_later(0.05, [&] { a.close(); });
   EXPECT_EQ(run(loop, sock_recv(loop, b, 100)), "");
+  EXPECT_DOUBLE_EQ(loop.time(), 0.15);
   EXPECT_EQ(run(loop, sock_recv_into(loop, b, buffer)), 0u);
   EXPECT_EQ(run(loop, sock_recv(loop, b, 0)), "");
 }
@@ -182,8 +187,10 @@ TEST(SockRecvTest, CancelledRecvIntoTakesNothing) {
 
 // --- sock_sendall --------------------------------------------------------------------------------
 
+// On virtual time the reader's naps cost nothing, and the loop only moves the clock when it is
+// idle: before each read the sender has filled every buffer and waits for room.
 TEST(SockSendallTest, EightMegabytesToASlowReader) {
-  EventLoop loop;
+  EventLoop loop(testing::virtual_time());
   auto [client, server] = tcp_pair();
   std::string data(8 << 20, '\0');
   for (std::size_t i = 0; i < data.size(); ++i)

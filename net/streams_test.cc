@@ -62,6 +62,14 @@ class StreamsTest : public ::testing::Test {
   T run(Coro<T> coro, double timeout = 30) {
     return loop.run_until_complete(wait_for(std::move(coro), timeout));
   }
+  // Runs `coro` on a loop of its own with virtual time (testing::virtual_time()): for scenarios
+  // where timeouts race the peer's writes, both ends in this process, so the order is fixed by
+  // the timers alone and no real time passes.
+  template <class T>
+  static T run_on_virtual_time(Coro<T> coro, double timeout = 30) {
+    EventLoop virtual_loop(testing::virtual_time());
+    return virtual_loop.run_until_complete(wait_for(std::move(coro), timeout));
+  }
   EventLoop loop;
 };
 
@@ -385,13 +393,15 @@ TEST_F(StreamsTest, OneHundredMebibytesThroughReadexactlyArriveIntact) {
       240);
 }
 
+// On virtual time: the reader's naps cost nothing, and since the clock moves only when the loop
+// is idle, the writer has filled every buffer up to its limit before each read.
 TEST_F(StreamsTest, AFarSlowerReaderKeepsMemoryBoundedByTheLimits) {
   constexpr std::size_t kLimit = 16 * 1024;
   constexpr std::size_t kBlock = 64 * 1024;
   PatternSource source{48, kBlock};  // 3 MiB
   std::size_t max_buffered = 0;
   bool saw_paused = false;
-  run(
+  run_on_virtual_time(
       [&]() -> Coro<void> {
         ServerRef server = co_await start_server(source.callback(), "127.0.0.1", 0);
         auto [reader, writer] = co_await open_connection("127.0.0.1", port_of(server), kLimit);
@@ -455,29 +465,34 @@ TEST_F(StreamsTest, OpenConnectionAndStartServerCancelledAtAnyStepLeakNothing) {
 }
 
 TEST_F(StreamsTest, ReadsCancelledMidLineOverASocketLoseNoByte) {
-  run([]() -> Coro<void> {
+  std::vector<double> timeouts;  // the virtual instants at which the reads timed out
+  run_on_virtual_time([&timeouts]() -> Coro<void> {
     ServerRef server = co_await start_server(
-        [](StreamReader reader, StreamWriter writer) -> Coro<void> {
+        [&timeouts](StreamReader reader, StreamWriter writer) -> Coro<void> {
           // Each read below times out once (a cancellation) before its data is complete.
           std::string got;
+          auto timed_out = [&] {
+            got += "T";
+            timeouts.push_back(get_running_loop().time());
+          };
           for (int i = 0; i < 3; ++i) {
             try {
               co_await wait_for(reader.readline(), 0.02);
             } catch (const TimeoutError&) {
-              got += "T";
+              timed_out();
             }
           }
           got += co_await reader.readline();
           try {
             co_await wait_for(reader.readexactly(6), 0.02);
           } catch (const TimeoutError&) {
-            got += "T";
+            timed_out();
           }
           got += co_await reader.readexactly(6);
           try {
             co_await wait_for(reader.readuntil("::"), 0.02);
           } catch (const TimeoutError&) {
-            got += "T";
+            timed_out();
           }
           got += co_await reader.readuntil("::");
           writer.write(got);
@@ -503,6 +518,11 @@ TEST_F(StreamsTest, ReadsCancelledMidLineOverASocketLoseNoByte) {
     co_await writer.wait_closed();
     co_await close_server(server);
   }());
+  // Each timeout came 0.02 s after its read started: three readlines back to back from 0, the
+  // readexactly from the "\n" at 0.09, the readuntil from the "def:" at 0.12.
+  std::vector<double> expected = {0.02, 0.04, 0.06, 0.11, 0.14};
+  ASSERT_EQ(timeouts.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(timeouts[i], expected[i], 1e-9);
 }
 
 TEST_F(StreamsTest, WaitClosedCancelledThenAwaitedAgain) {

@@ -280,8 +280,10 @@ TEST(SslProtocolTest, PeerClosingDuringTheHandshakeIsConnectionReset) {
   close_server(loop, server);
 }
 
+// The handshake timeouts below run on a virtual clock: the silent peer is a socket of the same
+// loop that never answers, so nothing real is awaited and each timeout fires at its exact instant.
 TEST(SslProtocolTest, HandshakeTimeoutWithASilentServer) {
-  EventLoop loop;
+  EventLoop loop(aio::testing::virtual_time());
   HandlerCalls handler(loop);
   RecordingFactory<> silent;
   ServerRef server = plain_server(loop, silent);
@@ -292,7 +294,7 @@ TEST(SslProtocolTest, HandshakeTimeoutWithASilentServer) {
   EXPECT_EQ(failure_of(loop, create_connection(loop, client_side.factory(), clone(options))),
             "aio::ConnectionAbortedError: SSL handshake is taking longer than 0.25 seconds: "
             "aborting the connection");
-  EXPECT_GE(loop.time() - start, 0.2);
+  EXPECT_DOUBLE_EQ(loop.time() - start, 0.25);
   EXPECT_EQ(client_side.made.at(0)->trace(), "");
   // The server saw the ClientHello, then the connection closing.
   ASSERT_TRUE(run_until(loop, [&] { return silent.made.at(0)->lost(); }));
@@ -302,14 +304,16 @@ TEST(SslProtocolTest, HandshakeTimeoutWithASilentServer) {
 }
 
 TEST(SslProtocolTest, HandshakeTimeoutWithASilentClientClosesTheServerSide) {
-  EventLoop loop;
+  EventLoop loop(aio::testing::virtual_time());
   HandlerCalls handler(loop);
   RecordingFactory<> server_side = echo_factory();
   ServerRef server = tls_server(loop, server_side.factory(), pki().server_context(), 0.2);
   RecordingFactory<> silent;
+  double start = loop.time();
   auto [transport, protocol] = loop.run_until_complete(
       create_connection(loop, silent.factory(), "127.0.0.1", port_of(server)));
   ASSERT_TRUE(run_until(loop, [&] { return silent.made[0]->lost(); }));
+  EXPECT_DOUBLE_EQ(loop.time() - start, 0.2) << "the server's timeout closed the connection";
   EXPECT_EQ(silent.made[0]->trace(), "made eof lost");
   EXPECT_EQ(server_side.made.at(0)->trace(), "");
   EXPECT_EQ(server->active_connections(), 0u);
@@ -337,14 +341,13 @@ TEST(SslProtocolTest, TheDefaultTimeoutAbortsASilentServerAfterAMinuteOfVirtualT
             "aborting the connection");
   EXPECT_DOUBLE_EQ(loop.time() - start, 60.0);
   EXPECT_EQ(client_side.made.at(0)->trace(), "");
-  ASSERT_TRUE(run_until(
-      loop, [&] { return silent.made.at(0)->lost(); }, 3600));
+  ASSERT_TRUE(run_until(loop, [&] { return silent.made.at(0)->lost(); }, 3600));
   EXPECT_TRUE(handler.messages.empty()) << handler.messages.at(0);
   close_server(loop, server);
 }
 
 TEST(SslProtocolTest, CancellingTheHandshakeKeepsNoReference) {
-  EventLoop loop;
+  EventLoop loop(aio::testing::virtual_time());
   HandlerCalls handler(loop);
   RecordingFactory<> silent;
   ServerRef server = plain_server(loop, silent);
@@ -352,10 +355,12 @@ TEST(SslProtocolTest, CancellingTheHandshakeKeepsNoReference) {
   std::weak_ptr<BaseProtocol> app;
   {
     RecordingFactory<> client_side;
+    double start = loop.time();
     EXPECT_EQ(failure_of(loop, aio::wait_for(create_connection(loop, client_side.factory(),
                                                                tls_to(port_of(server), context)),
                                              0.2)),
               "aio::TimeoutError");
+    EXPECT_DOUBLE_EQ(loop.time() - start, 0.2) << "cancelled by wait_for, not the 60 s default";
     app = client_side.made.at(0);
     EXPECT_EQ(client_side.made[0]->trace(), "");
   }

@@ -238,24 +238,30 @@ TEST(StreamsTlsTest, OpenConnectionCancelledAtEveryStepOfTheHandshakeLeaksNothin
   }());
 }
 
+// On a virtual clock (both ends are in this loop): the timeouts race the writes in a fixed order.
 TEST(StreamsTlsTest, ReadsCancelledMidLineOverTlsLoseNoByte) {
-  EventLoop loop;
+  EventLoop loop(aio::testing::virtual_time());
+  std::vector<double> timeouts;  // the virtual instants at which the reads timed out
   run(loop, [&]() -> Coro<void> {
     ServerRef server = co_await start_server(
-        [](StreamReader reader, StreamWriter writer) -> Coro<void> {
+        [&](StreamReader reader, StreamWriter writer) -> Coro<void> {
           std::string got;
+          auto timed_out = [&] {
+            got += "T";
+            timeouts.push_back(loop.time());
+          };
           for (int i = 0; i < 2; ++i) {
             try {
               co_await aio::wait_for(reader.readline(), 0.02);
             } catch (const TimeoutError&) {
-              got += "T";
+              timed_out();
             }
           }
           got += co_await reader.readline();
           try {
             co_await aio::wait_for(reader.readexactly(6), 0.02);
           } catch (const TimeoutError&) {
-            got += "T";
+            timed_out();
           }
           got += co_await reader.readexactly(6);
           writer.write(got);
@@ -272,6 +278,11 @@ TEST(StreamsTlsTest, ReadsCancelledMidLineOverTlsLoseNoByte) {
     co_await writer.wait_closed();
     co_await close_server(server);
   }());
+  // 0.02 s after each read started: two readlines from the handshake's end (virtual 0), the
+  // readexactly from the "\n" written at 0.08.
+  std::vector<double> expected = {0.02, 0.04, 0.10};
+  ASSERT_EQ(timeouts.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) EXPECT_NEAR(timeouts[i], expected[i], 1e-9);
 }
 
 // --- OpenSSL ---------------------------------------------------------------------------------
