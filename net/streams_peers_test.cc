@@ -337,13 +337,16 @@ async def main(path):
         await writer.wait_closed()
         done.set_result(None)
     server = await asyncio.start_unix_server(handle, path)
+    open(path + ".ready", "w").close()
     await done
     server.close()
     await server.wait_closed()
 asyncio.run(main(sys.argv[1]))
 )";
   PeerProcess python({"python3", "-c", script, path});
-  for (int i = 0; i < 1000 && !std::filesystem::exists(path) && python.running(); ++i) {
+  // The socket file exists from bind(), before listen(): a connect in between is refused.
+  // The script marks the moment it listens.
+  for (int i = 0; i < 1000 && !std::filesystem::exists(path + ".ready") && python.running(); ++i) {
     ::usleep(10000);
   }
   ASSERT_TRUE(std::filesystem::exists(path)) << "python3 did not start its server";
