@@ -8,19 +8,29 @@ re-evaluated each time Bazel starts; the headers and libraries are real action i
 upgrade invalidates cached results.
 """
 
-_MULTIARCH = {
-    "x86_64": "x86_64-linux-gnu",
-    "amd64": "x86_64-linux-gnu",
-    "aarch64": "aarch64-linux-gnu",
-    "arm64": "aarch64-linux-gnu",
+# What `uname -m` says -> (Debian multiarch triplet, Bazel's cpu name).
+_MACHINES = {
+    "x86_64": ("x86_64-linux-gnu", "k8"),
+    "amd64": ("x86_64-linux-gnu", "k8"),
+    "aarch64": ("aarch64-linux-gnu", "aarch64"),
+    "arm64": ("aarch64-linux-gnu", "aarch64"),
 }
+
+def host_machine(rctx):
+    """(multiarch triplet, Bazel cpu, uname -m) of the host; fails on any other machine."""
+    machine = rctx.execute(["uname", "-m"]).stdout.strip()
+    if machine not in _MACHINES:
+        fail("aio: unsupported machine %s (x86_64 and aarch64 Debian are)" % machine)
+    triplet, cpu = _MACHINES[machine]
+    return triplet, cpu, machine
 
 def multiarch_libdir(rctx):
     """The host's Debian multiarch library directory."""
-    machine = rctx.execute(["uname", "-m"]).stdout.strip()
-    if machine not in _MULTIARCH:
-        fail("aio: unsupported machine %s (x86_64 and aarch64 Debian are)" % machine)
-    return "/usr/lib/" + _MULTIARCH[machine]
+    return "/usr/lib/" + host_machine(rctx)[0]
+
+def _symlink_children(rctx, directory):
+    for child in directory.readdir():
+        rctx.symlink(child, child.basename)
 
 def _missing(rctx, what):
     fail("aio: %s is missing for @%s: install the Debian package %s (apt-get install %s, or run aio's tools/setup.sh)" %
@@ -57,9 +67,7 @@ def _aio_local_copy_impl(rctx):
     # A directory of aio's own tree as a repository, wherever aio itself was checked out:
     # local_repository(path=) would be relative to the consumer's workspace.
     anchor = rctx.path(rctx.attr.anchor)
-    source = anchor.dirname.get_child(rctx.attr.directory)
-    for child in source.readdir():
-        rctx.symlink(child, child.basename)
+    _symlink_children(rctx, anchor.dirname.get_child(rctx.attr.directory))
 
 aio_local_copy = repository_rule(
     implementation = _aio_local_copy_impl,
@@ -74,8 +82,7 @@ def _debian_repository_impl(rctx):
     # when it is missing.
     if not rctx.path(rctx.attr.path).exists:
         _missing(rctx, rctx.attr.path)
-    for child in rctx.path(rctx.attr.path).readdir():
-        rctx.symlink(child, child.basename)
+    _symlink_children(rctx, rctx.path(rctx.attr.path))
 
 debian_repository = repository_rule(
     implementation = _debian_repository_impl,

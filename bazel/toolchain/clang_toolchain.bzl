@@ -22,7 +22,7 @@ The rule is `configure`: `bazel sync --configure` re-runs it after a compiler up
 same machine (a new machine or output base always runs it).
 """
 
-_CPU = {"x86_64": "k8", "amd64": "k8", "aarch64": "aarch64", "arm64": "aarch64"}
+load("//bazel:system_lib.bzl", "host_machine")
 
 def _run(rctx, args, what):
     result = rctx.execute(args)
@@ -100,10 +100,7 @@ def _list(values):
 
 def _aio_clang_toolchain_impl(rctx):
     clang = _tool(rctx, rctx.os.environ.get("AIO_CLANG", "clang-19"), "clang-19")
-    machine = _run(rctx, ["uname", "-m"], "uname -m").stdout.strip()
-    cpu = _CPU.get(machine)
-    if not cpu:
-        fail("aio toolchain: unsupported machine %s (x86_64 and aarch64 are)" % machine)
+    _, cpu, machine = host_machine(rctx)
     tools = {
         "gcc": clang,
         "cpp": clang,
