@@ -82,6 +82,13 @@ run_tests() {
     set -e
     ((status == 0)) && status=$code
   done
+  # A consumer's workspace (local_repository + aio_dependencies() only), built offline.
+  echo "=== tools/consumer_test.sh (examples/consumer, loopback-only network namespace)"
+  set +e
+  tools/consumer_test.sh 2>&1 | tee -a "$log"
+  local code=${PIPESTATUS[0]}
+  set -e
+  ((status == 0)) && status=$code
   echo
   count_results <"$log"
   rm -f "$log"
