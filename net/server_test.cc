@@ -272,7 +272,7 @@ TEST(ServerTest, UnixServerReplacesAStaleSocketButNotAFile) {
   std::string message = testing::error_message(
       [&] { loop.run_until_complete(create_unix_server(loop, factory.factory(), path)); });
   EXPECT_EQ(message, "[Errno 98] Address '" + path + "' is already in use");
-  struct stat info {};
+  struct stat info{};
   EXPECT_EQ(::stat(path.c_str(), &info), 0) << "the regular file is left alone";
   ::unlink(path.c_str());
 }

@@ -337,8 +337,7 @@ TEST(SslProtocolTest, TheDefaultTimeoutAbortsASilentServerAfterAMinuteOfVirtualT
             "aborting the connection");
   EXPECT_DOUBLE_EQ(loop.time() - start, 60.0);
   EXPECT_EQ(client_side.made.at(0)->trace(), "");
-  ASSERT_TRUE(run_until(
-      loop, [&] { return silent.made.at(0)->lost(); }, 3600));
+  ASSERT_TRUE(run_until(loop, [&] { return silent.made.at(0)->lost(); }, 3600));
   EXPECT_TRUE(handler.messages.empty()) << handler.messages.at(0);
   close_server(loop, server);
 }
