@@ -468,8 +468,8 @@ TEST(TaskTest, DebugModeReportsACoroutineThatWasNeverAwaited) {
   loop.set_debug(true);
   auto body = [&]() -> Coro<void> {
     {
-      Coro<int> forgotten = add_later(1, 2);
-    }                                   // made, then dropped without running
+      Coro<int> forgotten = add_later(1, 2);  // made, then dropped without running
+    }
     co_await add_later(1, 1);           // awaited: no report
     loop.create_task(add_later(2, 2));  // scheduled: no report either
     co_await sleep(0);
