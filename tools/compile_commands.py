@@ -18,10 +18,17 @@ What it does to Bazel's command lines, and why:
 - Headers get the command of a translation unit that includes them (from the build's .d
   files), with `-x c++-header` and the header as the input, so every header is checked with
   the include paths, defines and -fmodule-file= maps it is really compiled with.
+- -fmodule-file= points at editor copies of the module BMIs in .cache/editor_pcm/, made from
+  each CppModulePrecompile command without -fmodules-embed-all-files. Bazel's .pcm embeds the
+  headers it read (so a cached .pcm never names another output base); clangd then rejects an
+  importer that #includes a standard header before its `import` ("file '.../type_traits' from
+  the precompiled header has been overridden": its preamble and the BMI hold the same file).
+  The copies are rebuilt when Bazel's .pcm is newer.
 """
 
 import json
 import os
+import subprocess
 import sys
 
 SOURCE_SUFFIXES = (".cc", ".cpp", ".cppm")
@@ -87,7 +94,65 @@ def read_dependencies(path):
     return [d for d in deps.split() if not os.path.isabs(d) and not d.startswith(("external/", "bazel-out/"))]
 
 
-def editor_arguments(arguments, source, execroot_path, as_header=None):
+EDITOR_PCM_DIR = os.path.join(".cache", "editor_pcm")
+EMBED_FLAG = "-fmodules-embed-all-files"
+
+
+def rewrite_module_file(arg, pcm_map):
+    """-fmodule-file=name=<Bazel's .pcm> -> the editor copy, when there is one."""
+    name, sep, path = arg[len("-fmodule-file="):].rpartition("=")
+    return "-fmodule-file=" + name + sep + pcm_map.get(path, path)
+
+
+def without_embedding(arguments):
+    out = []
+    for arg in arguments:
+        if arg == EMBED_FLAG and out and out[-1] == "-Xclang":
+            out.pop()
+            continue
+        out.append(arg)
+    return out
+
+
+def output_of(arguments):
+    index = arguments.index("-o")
+    return arguments[index + 1]
+
+
+def build_editor_modules(precompiles, workspace, execroot, execroot_path):
+    """Builds the editor BMIs (see the module docstring), dependencies first. Returns
+    {Bazel's .pcm path: the editor copy's path}, both relative to the workspace root."""
+    pcm_map = {output_of(a): os.path.join(EDITOR_PCM_DIR, output_of(a)) for a in precompiles}
+    pending = list(precompiles)
+    while pending:
+        waiting_for = {output_of(a) for a in pending}
+        ready = [a for a in pending if not set(module_files(a)) & waiting_for]
+        if not ready:
+            sys.exit("compile_commands: module dependency cycle among " +
+                     " ".join(output_of(a) for a in pending))
+        for arguments in ready:
+            pending.remove(arguments)
+            bazel_pcm = output_of(arguments)
+            editor_pcm = pcm_map[bazel_pcm]
+            target = os.path.join(workspace, editor_pcm)
+            source = os.path.join(execroot, bazel_pcm)
+            if os.path.exists(target) and os.path.getmtime(target) >= os.path.getmtime(source):
+                continue
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            argv = []
+            for arg in without_embedding(arguments):
+                if arg.startswith("-fmodule-file="):
+                    arg = rewrite_module_file(arg, pcm_map)
+                if arg == bazel_pcm:
+                    arg = editor_pcm
+                argv.append(rewrite_argument(arg, execroot_path))
+            print("compile_commands: editor BMI " + editor_pcm, flush=True)
+            if subprocess.run(argv, cwd=workspace).returncode != 0:
+                sys.exit("compile_commands: building the editor BMI failed: " + editor_pcm)
+    return pcm_map
+
+
+def editor_arguments(arguments, source, execroot_path, pcm_map, as_header=None):
     """The action's argv for the editor: outputs dropped, paths rewritten, and for a header
     its own path in place of the source, parsed as a header."""
     out = []
@@ -107,6 +172,8 @@ def editor_arguments(arguments, source, execroot_path, as_header=None):
             else:
                 out.append(arg)
             continue
+        if arg.startswith("-fmodule-file="):
+            arg = rewrite_module_file(arg, pcm_map)
         out.append(rewrite_argument(arg, execroot_path))
     return out
 
@@ -159,11 +226,14 @@ def main():
 
     actions = json.load(sys.stdin).get("actions", [])
     commands = {}  # source -> execroot-relative argv
+    precompiles = []  # the CppModulePrecompile argvs
     includers = {}  # header -> sources whose .d lists it
     for action in actions:
         if action.get("mnemonic") not in ("CppCompile", "CppModulePrecompile"):
             continue
         arguments = action["arguments"]
+        if action["mnemonic"] == "CppModulePrecompile" and "-o" in arguments:
+            precompiles.append(arguments)
         source = source_of(arguments)
         if not source or not source.endswith(SOURCE_SUFFIXES) or source in commands:
             continue
@@ -180,6 +250,7 @@ def main():
                       if not os.path.exists(os.path.join(execroot, p))})
     if missing:
         sys.exit("compile_commands: not built (build first): " + " ".join(missing))
+    pcm_map = build_editor_modules(precompiles, workspace, execroot, execroot_path)
 
     entries = []
     sources = sorted(commands)
@@ -187,7 +258,7 @@ def main():
         entries.append({
             "directory": workspace,
             "file": source,
-            "arguments": editor_arguments(commands[source], source, execroot_path),
+            "arguments": editor_arguments(commands[source], source, execroot_path, pcm_map),
         })
     unmatched = []
     for header in tree_headers(workspace):
@@ -198,7 +269,8 @@ def main():
         entries.append({
             "directory": workspace,
             "file": header,
-            "arguments": editor_arguments(commands[src], src, execroot_path, as_header=header),
+            "arguments": editor_arguments(commands[src], src, execroot_path, pcm_map,
+                                          as_header=header),
         })
     with open(output, "w") as f:
         json.dump(entries, f, indent=1)

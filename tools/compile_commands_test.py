@@ -11,8 +11,9 @@ import unittest
 SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compile_commands.py")
 
 
-def compile_action(source, obj, extra=(), mnemonic="CppCompile", dep_file=True):
-    args = ["/usr/bin/clang-19", "-std=c++20", "-iquote", ".", "-iquote", "bazel-out/k8/bin",
+def compile_action(source, obj, extra=(), mnemonic="CppCompile", dep_file=True,
+                   compiler="/usr/bin/clang-19"):
+    args = [compiler, "-std=c++20", "-iquote", ".", "-iquote", "bazel-out/k8/bin",
             "-isystem", "external/system_absl/include", "-Iexternal/joined"]
     if dep_file:
         args += ["-MD", "-MF", obj[:-2] + ".d"]
@@ -34,6 +35,12 @@ class CompileCommandsTest(unittest.TestCase):
             open(os.path.join(self.workspace, f), "w").close()
         os.makedirs(os.path.join(self.execroot, "bazel-out/k8/bin/pkg/_pcm"))
         os.symlink(self.execroot, os.path.join(self.workspace, "bazel-ws"))
+        # Stands in for clang when the editor BMI is built: writes its argv to the -o file.
+        self.fake_cc = os.path.join(self.tmp.name, "fake_cc")
+        with open(self.fake_cc, "w") as f:
+            f.write('#!/bin/sh\nout=""; for a; do [ "$prev" = -o ] && out=$a; prev=$a; done\n'
+                    'echo "$@" > "$out"\n')
+        os.chmod(self.fake_cc, 0o755)
 
     def tearDown(self):
         self.tmp.cleanup()
@@ -72,7 +79,8 @@ class CompileCommandsTest(unittest.TestCase):
             compile_action("pkg/a.cc", a_poll_obj, extra=["-DPOLL_VARIANT"]),
             compile_action("pkg/b.cc", b_obj, extra=[module_flag]),
             compile_action("pkg/sub/iface.cppm", pcm, mnemonic="CppModulePrecompile", dep_file=False,
-                           extra=["-x", "c++-module", "--precompile"]),
+                           extra=["-Xclang", "-fmodules-embed-all-files", "-x", "c++-module",
+                                  "--precompile"], compiler=self.fake_cc),
             compile_action(pcm, "bazel-out/k8/bin/pkg/_objs/pkg/proj.pkg.o",
                            mnemonic="CppModuleCompile", dep_file=False, extra=[module_flag]),
             compile_action("external/system_absl/src.cc", "bazel-out/k8/bin/external/src.o"),
@@ -111,8 +119,13 @@ class CompileCommandsTest(unittest.TestCase):
         cppm = entries["pkg/sub/iface.cppm"]["arguments"]
         self.assertIn("c++-module", cppm)
         self.assertNotIn("--precompile", cppm)
-        self.assertIn("-fmodule-file=proj.pkg=bazel-out/k8/bin/pkg/_pcm/proj.pkg.pcm",
-                      entries["pkg/b.cc"]["arguments"])
+        editor_pcm = ".cache/editor_pcm/bazel-out/k8/bin/pkg/_pcm/proj.pkg.pcm"
+        self.assertIn("-fmodule-file=proj.pkg=" + editor_pcm, entries["pkg/b.cc"]["arguments"])
+        # The editor BMI was built from the precompile command, without embedding.
+        with open(os.path.join(self.workspace, editor_pcm)) as f:
+            built_with = f.read().split()
+        self.assertIn("--precompile", built_with)
+        self.assertNotIn("-fmodules-embed-all-files", built_with)
         self.assertFalse([f for f in entries if f.endswith(".pcm")])
 
     def test_a_missing_pcm_is_an_error_that_names_it(self):
