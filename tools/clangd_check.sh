@@ -10,7 +10,7 @@
 # (hover, code actions) report "errors" for refactorings that do not apply, not for the code.
 # --clang-tidy=0: clangd would also run the .clang-tidy checks; those are tools/tidy.sh's job,
 # this script checks that every file parses as it is built.
-# Runs two files at a time (the machines have 2 cores).
+# Runs two files at a time (the machines have 2 cores); JOBS=N to change that.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [[ -f compile_commands.json ]] || { echo "clangd_check: run tools/compile_commands.sh first" >&2; exit 2; }
@@ -31,7 +31,7 @@ export -f check_one
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-git ls-files -- "$@" | grep -E '\.(cc|cppm|h)$' | xargs -P2 -I{} bash -c 'check_one {}' | tee "$log" | grep -v '^ok ' || true
+git ls-files -- "$@" | grep -E '\.(cc|cppm|h)$' | xargs -P"${JOBS:-2}" -I{} bash -c 'check_one {}' | tee "$log" | grep -v '^ok ' || true
 total=$(grep -c -E '^(ok|FAIL) ' "$log" || true)
 failed=$(grep -c '^FAIL ' "$log" || true)
 echo "$total files, $((total - failed)) clean, $failed with errors"
