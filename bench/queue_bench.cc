@@ -17,7 +17,6 @@
 namespace {
 
 using aio::bench::ReportItems;
-using aio::bench::RunOneIteration;
 
 constexpr std::int64_t kItemsPerRound = 10000;
 

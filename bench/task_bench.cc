@@ -33,6 +33,7 @@ void BM_FutureResolveResume(benchmark::State& state) {
   aio::EventLoop loop;
   std::vector<aio::Future<void>> slots(batch);
   std::vector<aio::Task<void>> tasks;
+  tasks.reserve(batch);
   std::int64_t resumed = 0;
   for (std::int64_t i = 0; i < batch; ++i) {
     tasks.push_back(loop.create_task(Waiter(loop, &slots[i], &resumed)));

@@ -225,7 +225,9 @@ TEST(ResolverTest, BadServerListIsAValueError) {
   EXPECT_THROW(Resolver::of(loop).set_servers("not an address"), ValueError);
 }
 
-TEST(ResolverTest, LoopbackOnlyVariantSeesOnlyLoopback) { testing::expect_loopback_only_namespace(); }
+TEST(ResolverTest, LoopbackOnlyVariantSeesOnlyLoopback) {
+  testing::expect_loopback_only_namespace();
+}
 
 TEST(ResolverTest, ResolverErrorIsAnOSErrorAsGaierrorIs) {
   EventLoop loop;

@@ -98,8 +98,8 @@ aio::Coro<void> client(const Args& args) {
   // stdin as a StreamReader: a StreamReaderProtocol on a read pipe transport.
   aio::StreamReader input(loop);
   auto protocol = std::make_shared<aio::StreamReaderProtocol>(loop, input);
-  auto [stdin_transport, unused] = co_await aio::connect_read_pipe(
-      loop, [protocol] { return protocol; }, aio::File::borrow(0));
+  auto [stdin_transport, unused] =
+      co_await aio::connect_read_pipe(loop, [protocol] { return protocol; }, aio::File::borrow(0));
   while (true) {
     std::string line = co_await input.readline();
     if (line.empty()) break;

@@ -82,8 +82,8 @@ aio::Coro<void> talk(std::map<std::string, std::string> args) {
   options.port = args.count("--port") ? args["--port"] : "8443";
   options.ssl = context;  // server_hostname defaults to host
   auto client = std::make_shared<Client>(loop, message.size());
-  auto [transport, protocol] = co_await aio::create_connection(
-      loop, [client] { return client; }, std::move(options));
+  auto [transport, protocol] =
+      co_await aio::create_connection(loop, [client] { return client; }, std::move(options));
   transport->write(message);
   co_await aio::wait_for(client->done, 10);
   auto cipher = std::any_cast<aio::tls::Cipher>(transport->get_extra_info("cipher"));

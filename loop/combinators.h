@@ -255,6 +255,7 @@ Future<GatherResults<T, kReturnExceptions>> start_gather(std::vector<Future<T>> 
 template <class T>
 std::vector<Future<T>> schedule_all(std::vector<Coro<T>> coros) {
   std::vector<Future<T>> children;
+  children.reserve(coros.size());
   for (Coro<T>& coro : coros) children.push_back(ensure_future(std::move(coro)));
   return children;
 }

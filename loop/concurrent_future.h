@@ -60,10 +60,13 @@ class ConcurrentFuture {
   }
 
   template <class U = T>
-  requires(!std::is_void_v<U>) void set_result(U&& value) {
+    requires(!std::is_void_v<U>)
+  void set_result(U&& value) {
     finish([&] { state_->result.value.emplace(std::forward<U>(value)); });
   }
-  void set_result() requires std::is_void_v<T> {
+  void set_result()
+    requires std::is_void_v<T>
+  {
     finish([&] { state_->result.value.emplace(true); });
   }
   void set_exception(std::exception_ptr error) {

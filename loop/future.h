@@ -209,14 +209,17 @@ class Future {
   }
 
   template <class U = T>
-  requires(!std::is_void_v<U>) void set_result(U&& value) {
+    requires(!std::is_void_v<U>)
+  void set_result(U&& value) {
     state_->check_user_may_set("set_result");
     state_->check_settable();
     box_->value.emplace(std::forward<U>(value));
     state_->mark_finished();
     state_->schedule_callbacks();
   }
-  void set_result() requires std::is_void_v<T> {
+  void set_result()
+    requires std::is_void_v<T>
+  {
     state_->check_user_may_set("set_result");
     state_->check_settable();
     state_->mark_finished();
@@ -227,7 +230,8 @@ class Future {
     state_->finish_with_exception(std::move(error));
   }
   template <class E>
-  requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>) void set_exception(E&& error) {
+    requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
+  void set_exception(E&& error) {
     set_exception(std::make_exception_ptr(std::forward<E>(error)));
   }
 

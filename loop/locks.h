@@ -429,8 +429,8 @@ class Condition {
   // Waits until predicate() is truthy (checked first, then after each wake-up) and returns its
   // last value. The lock must be held (as for wait()).
   template <class Predicate>
-  requires std::invocable<Predicate&> Coro<std::decay_t<std::invoke_result_t<Predicate&>>> wait_for(
-      Predicate predicate) {
+    requires std::invocable<Predicate&>
+  Coro<std::decay_t<std::invoke_result_t<Predicate&>>> wait_for(Predicate predicate) {
     return wait_for_impl(lock_state_, state_, std::move(predicate));
   }
 

@@ -161,9 +161,7 @@ class HeapStorage {
 };
 
 template <class T>
-concept Streamable = requires(std::ostream& out, const T& value) {
-  out << value;
-};
+concept Streamable = requires(std::ostream& out, const T& value) { out << value; };
 
 }  // namespace internal
 

@@ -32,13 +32,13 @@ class Ref {
   }
   Ref(Ref&& other) noexcept : object_(std::exchange(other.object_, nullptr)) {}
   template <class U>
-  requires std::is_convertible_v<U*, T*> Ref(const Ref<U>& other)
-  noexcept : object_(other.get()) {
+    requires std::is_convertible_v<U*, T*>
+  Ref(const Ref<U>& other) noexcept : object_(other.get()) {
     if (object_ != nullptr) object_->add_ref();
   }
   template <class U>
-  requires std::is_convertible_v<U*, T*> Ref(Ref<U>&& other)
-  noexcept : object_(other.detach()) {}
+    requires std::is_convertible_v<U*, T*>
+  Ref(Ref<U>&& other) noexcept : object_(other.detach()) {}
   Ref& operator=(Ref other) noexcept {
     std::swap(object_, other.object_);
     return *this;

@@ -467,9 +467,11 @@ TEST(TaskTest, DebugModeReportsACoroutineThatWasNeverAwaited) {
   EventLoop loop;
   loop.set_debug(true);
   auto body = [&]() -> Coro<void> {
-    { Coro<int> forgotten = add_later(1, 2); }  // made, then dropped without running
-    co_await add_later(1, 1);                   // awaited: no report
-    loop.create_task(add_later(2, 2));          // scheduled: no report either
+    {
+      Coro<int> forgotten = add_later(1, 2);  // made, then dropped without running
+    }
+    co_await add_later(1, 1);           // awaited: no report
+    loop.create_task(add_later(2, 2));  // scheduled: no report either
     co_await sleep(0);
   };
   loop.run_until_complete(body());
@@ -483,7 +485,9 @@ TEST(TaskTest, DebugModeReportsACoroutineThatWasNeverAwaited) {
 
   loop.set_debug(false);
   auto quiet = [&]() -> Coro<void> {
-    { Coro<int> forgotten = add_later(1, 2); }
+    {
+      Coro<int> forgotten = add_later(1, 2);
+    }
     co_return;
   };
   loop.run_until_complete(quiet());

@@ -103,7 +103,7 @@ TEST_F(ClosedLoopTest, ConnectionsAndServersAreRefusedFirst) {
     stale.bind(SocketAddress::unix_path(path));
   }
   EXPECT_EQ(outcome(create_unix_server(closed, factory, path)), kClosed);
-  struct stat info {};
+  struct stat info{};
   EXPECT_EQ(::stat(path.c_str(), &info), 0);
   EXPECT_EQ(outcome(create_unix_connection(closed, factory, path)), kClosed);
   ::unlink(path.c_str());

@@ -90,33 +90,31 @@ Connection<P> typed(Connection<> made) {
 }  // namespace internal
 
 template <class P, class Factory>
-requires FactoryOf<P, Factory> Coro<Connection<P>> create_connection(EventLoop& loop,
-                                                                     Factory factory,
-                                                                     ConnectionOptions options) {
+  requires FactoryOf<P, Factory>
+Coro<Connection<P>> create_connection(EventLoop& loop, Factory factory, ConnectionOptions options) {
   co_return internal::typed<P>(co_await create_connection(
       loop, internal::erase_factory<P>(std::move(factory)), std::move(options)));
 }
 template <class P, class Factory>
-requires FactoryOf<P, Factory> Coro<Connection<P>> create_connection(EventLoop& loop,
-                                                                     Factory factory,
-                                                                     std::string host,
-                                                                     std::uint16_t port) {
+  requires FactoryOf<P, Factory>
+Coro<Connection<P>> create_connection(EventLoop& loop, Factory factory, std::string host,
+                                      std::uint16_t port) {
   co_return internal::typed<P>(co_await create_connection(
       loop, internal::erase_factory<P>(std::move(factory)), std::move(host), port));
 }
 template <class P, class Factory>
-requires FactoryOf<P, Factory> Coro<Connection<P>> create_unix_connection(
-    EventLoop& loop, Factory factory, std::optional<std::string> path, Socket sock = {},
-    SslOptions tls = {}) {
+  requires FactoryOf<P, Factory>
+Coro<Connection<P>> create_unix_connection(EventLoop& loop, Factory factory,
+                                           std::optional<std::string> path, Socket sock = {},
+                                           SslOptions tls = {}) {
   co_return internal::typed<P>(
       co_await create_unix_connection(loop, internal::erase_factory<P>(std::move(factory)),
                                       std::move(path), std::move(sock), std::move(tls)));
 }
 template <class P, class Factory>
-requires FactoryOf<P, Factory> Coro<Connection<P>> connect_accepted_socket(EventLoop& loop,
-                                                                           Factory factory,
-                                                                           Socket sock,
-                                                                           SslOptions tls = {}) {
+  requires FactoryOf<P, Factory>
+Coro<Connection<P>> connect_accepted_socket(EventLoop& loop, Factory factory, Socket sock,
+                                            SslOptions tls = {}) {
   co_return internal::typed<P>(co_await connect_accepted_socket(
       loop, internal::erase_factory<P>(std::move(factory)), std::move(sock), std::move(tls)));
 }

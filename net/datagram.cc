@@ -58,7 +58,7 @@ Coro<std::vector<AddressPair>> resolve_pairs(EventLoop& loop, DatagramOptions& o
       const std::string& path = options.local_addr->first;
       if (!path.empty() && path[0] != '\0') {
         // A stale socket file is replaced, as asyncio does (a regular file stays: bind fails).
-        struct stat info {};
+        struct stat info{};
         if (::stat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) ::unlink(path.c_str());
       }
       pair.local = SocketAddress::unix_path(path);

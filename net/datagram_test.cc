@@ -294,7 +294,7 @@ std::string abstract_name(const std::string& tag) {
 }
 
 bool is_socket_file(const std::string& path) {
-  struct stat info {};
+  struct stat info{};
   return ::stat(path.c_str(), &info) == 0 && S_ISSOCK(info.st_mode);
 }
 

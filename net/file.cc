@@ -61,7 +61,7 @@ void File::set_blocking(bool blocking) {
 }
 
 unsigned File::mode() const {
-  struct stat info {};
+  struct stat info{};
   if (::fstat(fd_, &info) != 0) throw_errno();
   return info.st_mode;
 }

@@ -79,8 +79,7 @@ PeerProcess shell(const std::string& command) { return PeerProcess({"/bin/sh", "
 // Runs the loop while `peer` runs (at most `timeout` s, then the test fails) and returns the
 // peer's exit code (-1 if it did not exit normally or in time).
 int run_until_exit(EventLoop& loop, PeerProcess& peer, double timeout = 30) {
-  if (!run_until(
-          loop, [&] { return !peer.running(); }, timeout)) {
+  if (!run_until(loop, [&] { return !peer.running(); }, timeout)) {
     ADD_FAILURE() << "the peer did not exit within " << timeout << " s";
     return -1;
   }

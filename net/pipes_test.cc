@@ -288,7 +288,7 @@ TEST(PipePtyTest, ThroughAPtyPairMadeBySocat) {
   std::string a = base + "-a", b = base + "-b";
   testing::PeerProcess socat({"socat", "pty,raw,echo=0,link=" + a, "pty,raw,echo=0,link=" + b},
                              /*quiet=*/true);
-  struct stat info {};
+  struct stat info{};
   run_until(loop, [&] { return ::stat(a.c_str(), &info) == 0 && ::stat(b.c_str(), &info) == 0; });
   auto [writer, write_protocol] =
       connect<WritePipeTransport>(loop, File::open(a, O_WRONLY | O_NOCTTY), false);

@@ -67,7 +67,7 @@ Coro<void> writable(EventLoop& loop, int fd, bool transport_owned) {
 Coro<std::size_t> native(EventLoop& loop, int fd, bool transport_owned, File& file,
                          std::int64_t offset, std::optional<std::size_t> count) {
   if (!native_enabled) throw SendfileNotAvailableError("os.sendfile() is not available");
-  struct stat info {};
+  struct stat info{};
   if (::fstat(file.fileno(), &info) != 0 || !S_ISREG(info.st_mode)) {
     throw SendfileNotAvailableError("not a regular file");
   }

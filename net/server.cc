@@ -295,7 +295,7 @@ Coro<ServerRef> create_unix_server(EventLoop& loop, ProtocolFactory factory,
     if (!address.is_abstract()) {
       // A socket file left by an earlier server is replaced; anything else stays and the bind
       // below fails with "Address already in use".
-      struct stat info {};
+      struct stat info{};
       if (::stat(path->c_str(), &info) == 0 && S_ISSOCK(info.st_mode)) ::unlink(path->c_str());
     }
     sock = Socket::create(AF_UNIX, SOCK_STREAM);

@@ -54,7 +54,8 @@ class StreamReader {
   std::exception_ptr exception() const;
   void set_exception(std::exception_ptr error);
   template <class E>
-  requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>) void set_exception(E&& error) {
+    requires(!std::is_same_v<std::decay_t<E>, std::exception_ptr>)
+  void set_exception(E&& error) {
     set_exception(std::make_exception_ptr(std::forward<E>(error)));
   }
 

@@ -34,7 +34,8 @@ class ClientConnectedCallback {
 
   ClientConnectedCallback() = default;
   template <class F>
-  requires std::invocable<F&, StreamReader, StreamWriter> ClientConnectedCallback(F fn) {
+    requires std::invocable<F&, StreamReader, StreamWriter>
+  ClientConnectedCallback(F fn) {
     if constexpr (std::is_same_v<std::invoke_result_t<F&, StreamReader, StreamWriter>,
                                  Coro<void>>) {
       coroutine_ = std::make_shared<Coroutine>(std::move(fn));

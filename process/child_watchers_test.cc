@@ -423,11 +423,11 @@ TEST(MultiLoopChildWatcher, EachChildIsReportedToTheLoopThatRegisteredIt) {
 }
 
 TEST(MultiLoopChildWatcher, HoldsSigchldAloneAndRestoresItOnClose) {
-  struct sigaction before {};
+  struct sigaction before{};
   sigaction(SIGCHLD, nullptr, &before);
   MultiLoopChildWatcher first;
   first.attach_loop(nullptr);
-  struct sigaction during {};
+  struct sigaction during{};
   sigaction(SIGCHLD, nullptr, &during);
   EXPECT_NE(during.sa_handler, before.sa_handler);
   EXPECT_TRUE(during.sa_flags & SA_RESTART);
@@ -436,7 +436,7 @@ TEST(MultiLoopChildWatcher, HoldsSigchldAloneAndRestoresItOnClose) {
             "SIGCHLD is handled by another MultiLoopChildWatcher");
   EXPECT_FALSE(second.is_active());
   first.close();
-  struct sigaction after {};
+  struct sigaction after{};
   sigaction(SIGCHLD, nullptr, &after);
   EXPECT_EQ(after.sa_handler, before.sa_handler);
   second.attach_loop(nullptr);  // free again
@@ -449,7 +449,7 @@ TEST(MultiLoopChildWatcher, WarnsWhenOutsideCodeReplacedItsHandler) {
   watcher.attach_loop(nullptr);
   signal(SIGCHLD, SIG_IGN);
   watcher.close();
-  struct sigaction now {};
+  struct sigaction now{};
   sigaction(SIGCHLD, nullptr, &now);
   EXPECT_EQ(now.sa_handler, SIG_IGN) << "the outside handler was kept";
   signal(SIGCHLD, SIG_DFL);
@@ -491,7 +491,7 @@ TYPED_TEST(SigchldWatcher, NeedsALoopAndIsActiveOnlyWhileItRuns) {
   EXPECT_TRUE(active_inside);
   watcher.close();
   EXPECT_FALSE(watcher.is_active());
-  struct sigaction now {};
+  struct sigaction now{};
   sigaction(SIGCHLD, nullptr, &now);
   EXPECT_EQ(now.sa_handler, SIG_DFL) << "close() gave SIGCHLD back";
 }

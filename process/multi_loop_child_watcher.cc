@@ -89,7 +89,7 @@ void MultiLoopChildWatcher::install() {
   }
   pthread_setname_np(reaper_.native_handle(), "aio-sigchld");
   g_wake_fd.store(wake_write_, std::memory_order_release);
-  struct sigaction action {};
+  struct sigaction action{};
   action.sa_handler = on_sigchld;
   sigemptyset(&action.sa_mask);
   action.sa_flags = SA_RESTART;
@@ -107,7 +107,7 @@ void MultiLoopChildWatcher::close() {
   liveness_ = nullptr;
   if (!installed_) return;
   installed_ = false;
-  struct sigaction current {};
+  struct sigaction current{};
   ::sigaction(SIGCHLD, nullptr, &current);
   bool replaced = current.sa_handler != on_sigchld;
   if (!replaced) ::sigaction(SIGCHLD, &saved_, nullptr);

@@ -67,7 +67,7 @@ class MultiLoopChildWatcher final : public AbstractChildWatcher {
   std::mutex reap_mutex_;
 
   bool installed_ = false;  // guarded by mutex_
-  struct sigaction saved_ {};
+  struct sigaction saved_{};
   int wake_read_ = -1;
   int wake_write_ = -1;
   std::thread reaper_;

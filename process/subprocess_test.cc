@@ -38,9 +38,7 @@ Recorded start(EventLoop& loop, std::vector<std::string> args, SubprocessOptions
 }
 
 void run_until_lost(EventLoop& loop, const Recorded& made) {
-  ASSERT_TRUE(run_until(
-      loop, [&] { return made.second->lost; }, 20.0))
-      << made.second->trace();
+  ASSERT_TRUE(run_until(loop, [&] { return made.second->lost; }, 20.0)) << made.second->trace();
 }
 
 std::string pattern(std::size_t size) {

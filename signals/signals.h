@@ -28,9 +28,9 @@ namespace aio {
 // coroutine function (it returns a Coro) or a coroutine object is refused at compile time,
 // as asyncio refuses them at run time ("coroutines cannot be used with add_signal_handler()").
 template <class F>
-concept SignalCallback = std::invocable < std::decay_t<F>
-& > &&std::is_void_v<std::invoke_result_t<std::decay_t<F>&>>&&
-        std::constructible_from<std::decay_t<F>, F>;
+concept SignalCallback =
+    std::invocable<std::decay_t<F>&> && std::is_void_v<std::invoke_result_t<std::decay_t<F>&>> &&
+    std::constructible_from<std::decay_t<F>, F>;
 
 namespace internal {
 
@@ -82,7 +82,7 @@ void add_signal_handler(EventLoop& loop, int sig, std::shared_ptr<SignalHandler>
 // `sig`; RuntimeError("sig N cannot be caught") for SIGKILL/SIGSTOP. After an error nothing
 // has changed.
 template <class F>
-requires SignalCallback<F>
+  requires SignalCallback<F>
 void add_signal_handler(EventLoop& loop, int sig, F&& callback,
                         std::source_location where = std::source_location::current()) {
   using Fn = std::decay_t<F>;

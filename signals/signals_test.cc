@@ -471,9 +471,7 @@ using CoroutineFunction = decltype([] { return a_coroutine(); });
 using PlainCallback = decltype([] {});
 
 template <class F>
-concept Addable = requires(EventLoop& loop, F f) {
-  add_signal_handler(loop, SIGUSR1, f);
-};
+concept Addable = requires(EventLoop& loop, F f) { add_signal_handler(loop, SIGUSR1, f); };
 
 static_assert(Addable<PlainCallback>);
 static_assert(Addable<void (*)()>);

@@ -107,12 +107,10 @@ TEST(MemoryTransportTest, DelayedDeliveryCostsNothingInVirtualTime) {
   run_once(loop);
   p.b->set_delay(30);
   p.a->write(std::string_view("late"));
-  run_until(
-      loop, [&] { return received_at >= 0; }, 3600);
+  run_until(loop, [&] { return received_at >= 0; }, 3600);
   EXPECT_DOUBLE_EQ(received_at, 30.0);
   p.a->close();
-  run_until(
-      loop, [&] { return p.pa->lost() && p.pb->lost(); }, 3600);
+  run_until(loop, [&] { return p.pa->lost() && p.pb->lost(); }, 3600);
 }
 
 TEST(MemoryTransportTest, ResetAfterNBytesLosesBothSidesWithConnectionResetError) {

@@ -29,7 +29,7 @@ std::string find_program(const std::string& program) {
     std::size_t end = path.find(':', start);
     if (end == std::string::npos) end = path.size();
     std::string candidate = path.substr(start, end - start) + "/" + program;
-    struct stat info {};
+    struct stat info{};
     if (end > start && stat(candidate.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
         access(candidate.c_str(), X_OK) == 0) {
       return candidate;

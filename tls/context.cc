@@ -39,7 +39,7 @@ int context_index() {
 }
 
 bool exists(const std::string& path, bool directory) {
-  struct stat info {};
+  struct stat info{};
   if (::stat(path.c_str(), &info) != 0) return false;
   return directory ? S_ISDIR(info.st_mode) : !S_ISDIR(info.st_mode);
 }

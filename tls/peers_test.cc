@@ -39,9 +39,7 @@ PeerProcess shell(const std::string& command) { return PeerProcess({"/bin/sh", "
 // Runs the loop while `peer` runs (at most `timeout` s) and returns its exit code (-1 if it did
 // not exit normally or in time).
 int run_until_exit(EventLoop& loop, PeerProcess& peer, double timeout = 30) {
-  if (!run_until(
-          loop, [&] { return !peer.running(); }, timeout))
-    return -1;
+  if (!run_until(loop, [&] { return !peer.running(); }, timeout)) return -1;
   int status = peer.wait(5);
   return status >= 0 && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
@@ -196,8 +194,8 @@ TEST(TlsPeersTest, AioServerRefusesOpensslClientRenegotiation) {
       "-connect 127.0.0.1:" +
       std::to_string(port_of(server)) + " -CAfile " + pki().ca_cert + " > " + dir.file("out") +
       " 2>&1");
-  ASSERT_TRUE(run_until(
-      loop, [&] { return !factory.made.empty() && factory.made[0]->lost(); }, 20));
+  ASSERT_TRUE(
+      run_until(loop, [&] { return !factory.made.empty() && factory.made[0]->lost(); }, 20));
   EXPECT_EQ(factory.made[0]->trace(),
             "made lost:aio::tls::SSLError: [SSL: NO_RENEGOTIATION] no renegotiation");
   run_until_exit(loop, client);
@@ -219,8 +217,7 @@ TEST(TlsPeersTest, AioClientRefusesOpensslServerRenegotiation) {
   RecordingFactory<> client;
   auto connection =
       loop.run_until_complete(create_connection(loop, client.factory(), tls_to(port)));
-  ASSERT_TRUE(run_until(
-      loop, [&] { return client.made[0]->lost(); }, 20));
+  ASSERT_TRUE(run_until(loop, [&] { return client.made[0]->lost(); }, 20));
   EXPECT_EQ(client.made[0]->trace(),
             "made lost:aio::tls::SSLError: [SSL: NO_RENEGOTIATION] no renegotiation");
   EXPECT_TRUE(handler.messages.empty());
@@ -431,8 +428,7 @@ TEST(TlsPeersTest, AioClientAgainstPythonSslServerThatUnwraps) {
   std::string data = testing::pattern(1 << 20, 9) + "END";
   transport->write(data);
   RecordingProtocol& recorded = *client.made[0];
-  ASSERT_TRUE(run_until(
-      loop, [&] { return recorded.lost(); }, 30));
+  ASSERT_TRUE(run_until(loop, [&] { return recorded.lost(); }, 30));
   EXPECT_TRUE(recorded.received == std::string(data.rbegin(), data.rend()));
   // The server's close_notify: eof_received, then our close_notify, then connection_lost.
   EXPECT_EQ(recorded.trace(), "made data eof lost");

@@ -20,8 +20,8 @@ aio::Coro<std::string> tls_server_and_client(std::string server_pem, std::string
   listen.hosts = {"127.0.0.1"};
   listen.port = "0";  // the README says 8443
   listen.ssl = server_context;
-  aio::ServerRef server = co_await aio::create_server(
-      loop, [] { return std::make_shared<Echo>(); }, std::move(listen));
+  aio::ServerRef server =
+      co_await aio::create_server(loop, [] { return std::make_shared<Echo>(); }, std::move(listen));
 
   aio::ConnectionOptions connect;
   connect.host = "localhost";

@@ -147,8 +147,8 @@ TEST(TlsSendfileTest, AStalledPeerStopsTheFileReadsAtTheHighWaterMark) {
   Task<std::size_t> sending = loop.create_task(sendfile(loop, *pair.transport, file));
   // The kernel's buffers fill, then the TLS transport's: the fallback must stop reading the
   // file there (without waiting on pause_writing it would buffer the whole 32 MiB).
-  ASSERT_TRUE(run_until(
-      loop, [&] { return pair.transport->get_write_buffer_size() > 64 * 1024; }, 30));
+  ASSERT_TRUE(
+      run_until(loop, [&] { return pair.transport->get_write_buffer_size() > 64 * 1024; }, 30));
   // At most the block being read when pause_writing came still lands (asyncio reads, then
   // drains, then writes); after that the position stays put.
   std::int64_t position = file.tell();
@@ -158,8 +158,7 @@ TEST(TlsSendfileTest, AStalledPeerStopsTheFileReadsAtTheHighWaterMark) {
   EXPECT_FALSE(sending.done());
   pair.server_protocol().transport()->resume_reading();
   EXPECT_EQ(loop.run_until_complete(aio::wait_for(sending, 60)), size);
-  ASSERT_TRUE(run_until(
-      loop, [&] { return pair.server_protocol().received.size() >= size; }, 60));
+  ASSERT_TRUE(run_until(loop, [&] { return pair.server_protocol().received.size() >= size; }, 60));
   EXPECT_TRUE(pair.server_protocol().received == source.contents);
   // The user protocol never saw the fallback's pause/resume (RecordingProtocol checks the
   // alternation it did see).

@@ -2,7 +2,8 @@
 # The one set-up script for a Debian 12 machine (run as root). Idempotent: it installs only the
 # packages that are missing, then does what it is asked:
 #
-#   tools/setup.sh           install what is missing for everything below, nothing else
+#   tools/setup.sh           install what is missing for everything below (and the developer
+#                            tools: clangd, clang-tidy, clang-format), nothing else
 #   tools/setup.sh demo      install only what the demo needs, then build and run it
 #   tools/setup.sh test      install everything, then run the whole suite under every build config
 #                            (default, asan = ASan+UBSan, tsan), print "N passed, N failed"
@@ -17,8 +18,8 @@ cd "$(dirname "$0")/.."
 DEMO_PACKAGES=(bazel-bootstrap bazel-rules-java clang-19 libabsl-dev libc-ares-dev)
 # What the whole suite needs on top.
 TEST_PACKAGES=(
-  # Sanitizer runtimes, clang-format for the code style.
-  libclang-rt-19-dev clang-format
+  # Sanitizer runtimes.
+  libclang-rt-19-dev
   # Libraries of the other packages and tests.
   libgtest-dev libgmock-dev android-libboringssl-dev libbenchmark-dev
   # Real peers and oracles used by tests (dnsmasq: a real DNS server on loopback; socat, nc and
@@ -32,6 +33,10 @@ TEST_PACKAGES=(
   # Debian's OpenSSL headers for Asio's ssl::stream in bench/tls (never mixed with BoringSSL's).
   libssl-dev
 )
+
+# Developer tools of the compiler's own version (19), so the editor, the linter and the
+# formatter parse the code as clang-19 does (tools/compile_commands.sh, tools/tidy.sh).
+DEV_PACKAGES=(clangd-19 clang-tidy-19 clang-format-19)
 
 # Installs the missing ones of the packages named. Test peers are started by the tests
 # themselves: no service a package would start (memcached's) is started or left enabled.
@@ -98,14 +103,14 @@ run_tests() {
 
 case "${1:-}" in
   "")
-    install_missing "${DEMO_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    install_missing "${DEMO_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${DEV_PACKAGES[@]}"
     ;;
   demo)
     install_missing "${DEMO_PACKAGES[@]}"
     bazel run --config=cache //examples:demo
     ;;
   test)
-    install_missing "${DEMO_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+    install_missing "${DEMO_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${DEV_PACKAGES[@]}"
     run_tests
     ;;
   *)

@@ -1,9 +1,10 @@
 // The consumer's tests: its protocol over a real loopback connection (@aio//net), and the same
 // protocol against an in-memory peer in virtual time (@aio//testing).
+#include "echo.h"
+
 #include <memory>
 #include <string>
 
-#include "echo.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "loop/loop.h"

@@ -55,8 +55,7 @@ TEST_F(UpperLineProtocolTest, AnswersEachLineUpperCasedAndQuitCloses) {
 TEST_F(UpperLineProtocolTest, AnIdleConnectionIsToldAndClosedAfterThirtySeconds) {
   Connection c(loop);
   c.to_server->write(std::string_view("ping\n"));
-  aio::testing::run_until(
-      loop, [&] { return c.client->lost(); }, 3600);
+  aio::testing::run_until(loop, [&] { return c.client->lost(); }, 3600);
   EXPECT_THAT(*c.client, Received("PING\nBYE idle\n"));
   EXPECT_DOUBLE_EQ(loop.time(), 30.0) << "30 s of virtual time, none of it waited for";
 }
@@ -65,8 +64,7 @@ TEST_F(UpperLineProtocolTest, EachLineRestartsTheIdleTimer) {
   Connection c(loop);
   c.to_server->write(std::string_view("one\n"));
   loop.call_later(10, [&] { c.to_server->write(std::string_view("two\n")); });
-  aio::testing::run_until(
-      loop, [&] { return c.client->lost(); }, 3600);
+  aio::testing::run_until(loop, [&] { return c.client->lost(); }, 3600);
   EXPECT_THAT(*c.client, Received("ONE\nTWO\nBYE idle\n"));
   EXPECT_DOUBLE_EQ(loop.time(), 40.0) << "the last line at 10 s, then 30 s of silence";
 }
@@ -75,11 +73,9 @@ TEST_F(UpperLineProtocolTest, ASlowPeerDelaysTheAnswerNotTheTimeout) {
   Connection c(loop);
   c.to_server->set_delay(5);  // what reaches the client takes 5 s
   c.to_server->write(std::string_view("ping\n"));
-  aio::testing::run_until(
-      loop, [&] { return c.client->received == "PING\n"; }, 3600);
+  aio::testing::run_until(loop, [&] { return c.client->received == "PING\n"; }, 3600);
   EXPECT_DOUBLE_EQ(loop.time(), 5.0);
-  aio::testing::run_until(
-      loop, [&] { return c.client->lost(); }, 3600);
+  aio::testing::run_until(loop, [&] { return c.client->lost(); }, 3600);
   EXPECT_THAT(*c.client, Received("PING\nBYE idle\n"));
   // The server went idle at 0 s: BYE at 30 s, seen by the client at 35 s, EOF at 40 s.
   EXPECT_DOUBLE_EQ(loop.time(), 40.0);

@@ -49,8 +49,8 @@ int count() {
 
 aio::Coro<void> serve(bool handlers) {
   aio::EventLoop& loop = aio::get_running_loop();
-  aio::ServerRef server = co_await aio::create_server(
-      loop, [] { return std::make_shared<Echo>(); }, "127.0.0.1", 0);
+  aio::ServerRef server =
+      co_await aio::create_server(loop, [] { return std::make_shared<Echo>(); }, "127.0.0.1", 0);
   aio::Future<void> stop = loop.create_future();
   if (handlers) {
     aio::add_signal_handler(loop, SIGHUP, [] { std::printf("SIGHUP: reloading\n"); });
