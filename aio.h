@@ -9,9 +9,13 @@
 #include "net/net.h"
 #include "process/fast_child_watcher.h"
 #include "process/multi_loop_child_watcher.h"
+#include "process/pidfd_child_watcher.h"
 #include "process/process.h"
 #include "process/safe_child_watcher.h"
+#include "process/subprocess.h"
+#include "process/subprocess_error.h"
 #include "process/threaded_child_watcher.h"
+#include "process/watcher_policy.h"
 #include "signals/signals.h"
 #include "tls/tls.h"
 

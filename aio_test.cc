@@ -3,6 +3,7 @@
 #include "aio.h"
 
 #include <string>
+#include <type_traits>
 
 #include "gtest/gtest.h"
 
@@ -36,6 +37,11 @@ TEST(UmbrellaTest, OneIncludeGivesLoopNetAndRun) {
     co_return co_await process.wait();
   };
   EXPECT_EQ(aio::run(child()), 3);
+  // The low-level subprocess API and every child watcher come with the one include too.
+  static_assert(std::is_class_v<aio::process::PidfdChildWatcher>);
+  static_assert(std::is_class_v<aio::SubprocessError>);
+  static_assert(std::is_class_v<aio::SubprocessConnection<>>);
+  EXPECT_NE(aio::process::get_child_watcher(), nullptr);
 }
 
 }  // namespace
