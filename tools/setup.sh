@@ -35,8 +35,14 @@ TEST_PACKAGES=(
 )
 
 # Developer tools of the compiler's own version (19), so the editor, the linter and the
-# formatter parse the code as clang-19 does (tools/compile_commands.sh, tools/tidy.sh).
-DEV_PACKAGES=(clangd-19 clang-tidy-19 clang-format-19)
+# formatter parse the code as clang-19 does (tools/compile_commands.sh, tools/tidy.sh); nginx
+# (with WebDAV PUT) is the HTTP cache server of tools/remote_cache_proof.sh, which starts it
+# itself on loopback.
+DEV_PACKAGES=(clangd-19 clang-tidy-19 clang-format-19 nginx-light)
+
+# Packages that would enable a system service: installed for tests and tools that start their
+# own instance, so the service is disabled again (and never started: see policy-rc.d below).
+SERVICE_PACKAGES=(memcached nginx-light)
 
 # Installs the missing ones of the packages named. Test peers are started by the tests
 # themselves: no service a package would start (memcached's) is started or left enabled.
@@ -58,10 +64,14 @@ install_missing() {
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
   ((ours)) && rm -f "$policy"
+  local service
   for p in "${missing[@]}"; do
-    if [[ $p == memcached ]] && command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
-      systemctl disable --now memcached >/dev/null 2>&1 || true
-    fi
+    for service in "${SERVICE_PACKAGES[@]}"; do
+      [[ $p == "$service" ]] || continue
+      if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+        systemctl disable --now "${p%-light}" >/dev/null 2>&1 || true
+      fi
+    done
   done
 }
 
