@@ -6,6 +6,7 @@
 
 #include "loop/errors.h"
 #include "tls/errors.h"
+#include "tls/wire_bio.h"
 
 namespace aio::tls {
 namespace {
@@ -21,32 +22,21 @@ bool reason_is(const char* name) {
 }  // namespace
 
 Engine::Engine(ssl_st* ssl, std::string server_hostname)
-    : ssl_(ssl, SSL_free),
-      incoming_(BIO_new(BIO_s_mem())),
-      outgoing_(BIO_new(BIO_s_mem())),
-      server_hostname_(std::move(server_hostname)) {
-  // An empty incoming BIO means "more to come" (retry), not EOF, until feed_eof().
-  BIO_set_mem_eof_return(incoming_, -1);
-  SSL_set_bio(ssl, incoming_, outgoing_);
+    : ssl_(ssl, SSL_free), server_hostname_(std::move(server_hostname)) {
+  BIO* bio = nullptr;
+  wire_ = &internal::Wire::create(bio);
+  // One BIO both ways: SSL_set_bio takes its single reference.
+  SSL_set_bio(ssl, bio, bio);
 }
 
 Engine::~Engine() = default;
 
-void Engine::drain(std::string& out) {
-  // One copy straight out of the memory BIO, then empty it (BIO_read into a resized string
-  // would zero-fill the space first).
-  const uint8_t* contents = nullptr;
-  std::size_t length = 0;
-  if (BIO_mem_contents(outgoing_, &contents, &length) != 1 || length == 0) return;
-  out.append(reinterpret_cast<const char*>(contents), length);
-  BIO_reset(outgoing_);
-}
-
 void Engine::do_handshake(std::string& out) {
   if (state_ != State::kUnwrapped) throw RuntimeError("handshake in progress or completed");
   state_ = State::kDoHandshake;
+  internal::Wire::Call call(*wire_, {}, out);
   std::string app;
-  feed(out, app, /*only_handshake=*/true);
+  feed(app, /*only_handshake=*/true);
 }
 
 Engine::Events Engine::feed_ssldata(std::span<const std::byte> data, std::string& out,
@@ -55,40 +45,19 @@ Engine::Events Engine::feed_ssldata(std::span<const std::byte> data, std::string
     app.append(reinterpret_cast<const char*>(data.data()), data.size());
     return {};
   }
-  // A large input goes in by slices while the connection carries plain data: BoringSSL's
-  // memory BIO moves what is left down to its start on every read, so 256 KiB read record by
-  // record (two reads each) would be moved ~16 times over. Anything else that happens (the
-  // handshake ending, a close_notify, a state change) stops the slicing: the rest goes in at
-  // once and is handled by one more feed, exactly as if it had all been written first.
-  Events events;
-  auto merge = [&events](const Events& more) {
-    events.handshake_done |= more.handshake_done;
-    events.shutdown_done |= more.shutdown_done;
-    events.close_notify |= more.close_notify;
-  };
-  while (state_ == State::kWrapped && data.size() > kFeedSlice) {
-    BIO_write(incoming_, data.data(), static_cast<int>(kFeedSlice));
-    data = data.subspan(kFeedSlice);
-    merge(feed(out, app, only_handshake));
-    if (events.handshake_done || events.shutdown_done || events.close_notify ||
-        state_ != State::kWrapped) {
-      break;
-    }
-  }
-  if (!data.empty()) BIO_write(incoming_, data.data(), static_cast<int>(data.size()));
-  merge(feed(out, app, only_handshake));
-  return events;
+  // The SSL object reads `data` in place; what it leaves (a partial record, or what follows the
+  // handshake with only_handshake) is kept by the wire for the next call.
+  internal::Wire::Call call(*wire_, data, out);
+  return feed(app, only_handshake);
 }
 
-Engine::Events Engine::feed(std::string& out, std::string& app, bool only_handshake) {
+Engine::Events Engine::feed(std::string& app, bool only_handshake) {
   Events events;
   need_ssldata_ = false;
   SSL* ssl = ssl_.get();
-  // Whatever breaks the connection leaves its records (an alert) in `out` first.
+  // Whatever breaks the connection has already written its records (an alert) to the output.
   auto fail = [&](int code) {
-    std::exception_ptr error = internal::last_ssl_error(ssl, code, server_hostname_);
-    drain(out);
-    std::rethrow_exception(error);
+    std::rethrow_exception(internal::last_ssl_error(ssl, code, server_hostname_));
   };
   if (state_ == State::kDoHandshake) {
     int ret = SSL_do_handshake(ssl);
@@ -96,15 +65,11 @@ Engine::Events Engine::feed(std::string& out, std::string& app, bool only_handsh
       int code = SSL_get_error(ssl, ret);
       if (!retry(code)) fail(code);
       need_ssldata_ = code == SSL_ERROR_WANT_READ;
-      drain(out);
       return events;
     }
     state_ = State::kWrapped;
     events.handshake_done = true;
-    if (only_handshake) {
-      drain(out);
-      return events;
-    }
+    if (only_handshake) return events;
   }
   if (state_ == State::kWrapped) {
     // Read until the SSL object wants more ciphertext, or the peer's close_notify.
@@ -154,13 +119,8 @@ Engine::Events Engine::feed(std::string& out, std::string& app, bool only_handsh
     }
   } else if (state_ == State::kUnwrapped) {
     // Plaintext that followed the peer's close_notify (after an unwrap).
-    std::size_t pending = BIO_pending(incoming_);
-    std::size_t at = app.size();
-    app.resize(at + pending);
-    int n = pending > 0 ? BIO_read(incoming_, app.data() + at, static_cast<int>(pending)) : 0;
-    app.resize(at + (n > 0 ? static_cast<std::size_t>(n) : 0));
+    wire_->take_all(app);
   }
-  drain(out);
   return events;
 }
 
@@ -173,6 +133,7 @@ std::size_t Engine::feed_appdata(std::span<const std::byte> data, std::size_t of
   }
   SSL* ssl = ssl_.get();
   need_ssldata_ = false;
+  internal::Wire::Call call(*wire_, {}, out);
   while (offset < data.size()) {
     // BoringSSL writes at most INT_MAX at once; partial writes are enabled by the context.
     std::size_t chunk = std::min<std::size_t>(data.size() - offset, 1 << 30);
@@ -187,15 +148,10 @@ std::size_t Engine::feed_appdata(std::span<const std::byte> data, std::size_t of
       ERR_clear_error();
       code = SSL_ERROR_WANT_READ;
     }
-    if (!retry(code)) {
-      std::exception_ptr error = internal::last_ssl_error(ssl, code, server_hostname_);
-      drain(out);
-      std::rethrow_exception(error);
-    }
+    if (!retry(code)) std::rethrow_exception(internal::last_ssl_error(ssl, code, server_hostname_));
     need_ssldata_ = code == SSL_ERROR_WANT_READ;
     break;
   }
-  drain(out);
   return offset;
 }
 
@@ -203,13 +159,15 @@ Engine::Events Engine::shutdown(std::string& out) {
   if (state_ == State::kUnwrapped) throw RuntimeError("no security layer present");
   if (state_ == State::kShutdown) throw RuntimeError("shutdown in progress");
   state_ = State::kShutdown;
+  internal::Wire::Call call(*wire_, {}, out);
   std::string app;
-  return feed(out, app, false);
+  return feed(app, false);
 }
 
 void Engine::feed_eof(std::string& out) {
-  BIO_set_mem_eof_return(incoming_, 0);
+  wire_->set_eof();
   if (state_ == State::kUnwrapped) return;
+  internal::Wire::Call call(*wire_, {}, out);
   SSL* ssl = ssl_.get();
   // The SSL object sees the end of the ciphertext: a truncation unless close_notify came.
   // Shutting down: the peer closing its side is all that was still awaited.
@@ -220,7 +178,6 @@ void Engine::feed_eof(std::string& out) {
   int code = SSL_get_error(ssl, ret);
   if (code == SSL_ERROR_ZERO_RETURN || retry(code)) return;
   ERR_clear_error();
-  drain(out);
   throw SSLEOFError();
 }
 

@@ -1,6 +1,6 @@
-// The TLS engine: one SSL object between two memory BIOs. Ciphertext from the network goes in,
-// plaintext for the application comes out, and the other way round; it does no I/O, knows no
-// loop and calls nothing back (CPython 3.8's _SSLPipe, with events returned instead of
+// The TLS engine: one SSL object on a memory-only BIO (tls/wire_bio.h). Ciphertext from the network
+// goes in, plaintext for the application comes out, and the other way round; it does no I/O, knows
+// no loop and calls nothing back (CPython 3.8's _SSLPipe, with events returned instead of
 // callbacks). The states are _SSLPipe's: UNWRAPPED -> DO_HANDSHAKE -> WRAPPED -> SHUTDOWN ->
 // UNWRAPPED; each method accepts only the states it names and throws RuntimeError otherwise.
 #ifndef AIO_TLS_ENGINE_H_
@@ -12,9 +12,11 @@
 #include <string>
 
 struct ssl_st;
-struct bio_st;
 
 namespace aio::tls {
+namespace internal {
+class Wire;
+}
 
 class Engine {
  public:
@@ -30,9 +32,6 @@ class Engine {
   // buffer: growing `app` by 256 KiB per call zero-filled 512 KiB per message (two reads:
   // the record and the WANT_READ that ends the loop), most of the server's CPU on small echoes.
   static constexpr std::size_t kMaxRead = 16 * 1024;
-  // How much ciphertext feed_ssldata puts into the memory BIO at a time (see there): a little
-  // over one full record (16 KiB of plaintext plus the record's overhead).
-  static constexpr std::size_t kFeedSlice = 16 * 1024 + 512;
 
   // Takes ownership of `ssl` (made by SSLContext::new_ssl). `server_hostname` only words the
   // errors of a failed hostname check.
@@ -66,12 +65,10 @@ class Engine {
   void feed_eof(std::string& out);
 
  private:
-  Events feed(std::string& out, std::string& app, bool only_handshake);
-  void drain(std::string& out);
+  Events feed(std::string& app, bool only_handshake);
 
   std::shared_ptr<ssl_st> ssl_;
-  bio_st* incoming_;  // owned by ssl_ (SSL_set_bio)
-  bio_st* outgoing_;
+  internal::Wire* wire_;  // owned by the SSL object's BIO
   std::string server_hostname_;
   State state_ = State::kUnwrapped;
   bool need_ssldata_ = false;

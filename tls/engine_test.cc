@@ -146,9 +146,8 @@ TEST(EngineTest, CloseNotifyBothWays) {
   EXPECT_THROW(pair.client.engine->shutdown(out), RuntimeError);
 }
 
-// feed_ssldata puts large inputs into the memory BIO by slices (engine.cc): many records, a
-// record split across slices and the close_notify behind them, all in one call, still give
-// every byte once and the close_notify.
+// Many records, one split across two feeds (the wire keeps the partial record) and the
+// close_notify behind them: every byte once, and the close_notify.
 TEST(EngineTest, ManyRecordsAndCloseNotifyInOneFeed) {
   Pair pair;
   pair.handshake();
@@ -158,14 +157,56 @@ TEST(EngineTest, ManyRecordsAndCloseNotifyInOneFeed) {
   pair.client.engine->shutdown(pair.client.outbox);
   std::string wire = std::move(pair.client.outbox);
   pair.client.outbox.clear();
-  ASSERT_GT(wire.size(), 10 * Engine::kFeedSlice);
+  constexpr std::size_t kRecord = 16 * 1024;
+  ASSERT_GT(wire.size(), 10 * kRecord);
   // An odd split: the first feed ends inside a record, the second holds the rest.
-  pair.server.feed(wire.substr(0, 3 * Engine::kFeedSlice + 7));
+  pair.server.feed(wire.substr(0, 3 * kRecord + 7));
   EXPECT_FALSE(pair.server.close_notify);
-  pair.server.feed(wire.substr(3 * Engine::kFeedSlice + 7));
+  EXPECT_LT(pair.server.received.size(), 3 * kRecord + 7);
+  pair.server.feed(wire.substr(3 * kRecord + 7));
   EXPECT_TRUE(pair.server.close_notify);
   EXPECT_EQ(pair.server.received.size(), text.size());
   EXPECT_TRUE(pair.server.received == text);
+}
+
+// The network may cut records anywhere: fed one byte at a time, the handshake still completes
+// once on each side and the data arrives whole (the wire keeps every partial record).
+TEST(EngineTest, OneByteAtATimeBothWays) {
+  Pair pair;
+  auto trickle = [](End& from, End& to) {
+    std::string wire = std::move(from.outbox);
+    from.outbox.clear();
+    for (char byte : wire) to.feed(std::string(1, byte));
+  };
+  pair.client.engine->do_handshake(pair.client.outbox);
+  pair.server.engine->do_handshake(pair.server.outbox);
+  for (int round = 0; round < 20 && (!pair.client.outbox.empty() || !pair.server.outbox.empty());
+       ++round) {
+    trickle(pair.client, pair.server);
+    trickle(pair.server, pair.client);
+  }
+  EXPECT_EQ(pair.client.handshakes, 1);
+  EXPECT_EQ(pair.server.handshakes, 1);
+  std::string text(40000, 'x');
+  for (std::size_t i = 0; i < text.size(); ++i) text[i] = static_cast<char>('a' + i % 26);
+  EXPECT_EQ(pair.client.engine->feed_appdata(bytes(text), 0, pair.client.outbox), text.size());
+  trickle(pair.client, pair.server);
+  EXPECT_TRUE(pair.server.received == text);
+}
+
+// The SSL object is shared with the application (ssl_object): it, and the BIO under it, stay
+// usable after the engine is gone.
+TEST(EngineTest, SslObjectOutlivesTheEngine) {
+  std::shared_ptr<ssl_st> ssl;
+  {
+    Pair pair;
+    pair.handshake();
+    pair.send(pair.client, pair.server, "hello");
+    ssl = pair.server.engine->ssl();
+  }
+  EXPECT_STREQ(SSL_get_version(ssl.get()), "TLSv1.3");
+  EXPECT_EQ(SSL_pending(ssl.get()), 0);
+  ssl.reset();  // frees the BIO and what it holds (asan checks)
 }
 
 TEST(EngineTest, DataSentBeforeTheShutdownIsReadAndLaterDataDiscarded) {

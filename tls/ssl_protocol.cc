@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "loop/errors.h"
 #include "loop/logging.h"
@@ -12,27 +13,37 @@
 namespace aio::tls::internal {
 namespace {
 
-// A buffer borrowed from a per-thread slot and given back (with its capacity) at the end of the
+// A buffer borrowed from a per-thread pool and given back (with its capacity) at the end of the
 // scope, so the hot paths (data_received, writes) do not allocate, and on large transfers do not
-// mmap and page-fault, a fresh string per call. A nested user (an application writing from its
-// data_received) finds the slot empty and works with a new string: always correct.
+// mmap and page-fault, a fresh string per call. Nested users (an application writing from its
+// data_received borrows while data_received holds two) take the next ones: the pool holds as
+// many as were ever in use at once, up to kPoolSize.
 class ScratchLease {
  public:
-  explicit ScratchLease(std::string& slot) : slot_(slot), text(std::move(slot)) { text.clear(); }
+  ScratchLease() {
+    if (!pool().empty()) {
+      text = std::move(pool().back());
+      pool().pop_back();
+    }
+  }
   ~ScratchLease() {
-    if (text.capacity() > slot_.capacity()) slot_ = std::move(text);
+    if (pool().size() < kPoolSize) {
+      text.clear();
+      pool().push_back(std::move(text));
+    }
   }
   ScratchLease(const ScratchLease&) = delete;
   ScratchLease& operator=(const ScratchLease&) = delete;
 
- private:
-  std::string& slot_;
-
- public:
   std::string text;
-};
 
-thread_local std::string plaintext_slot, ciphertext_slot;
+ private:
+  static constexpr std::size_t kPoolSize = 4;
+  static std::vector<std::string>& pool() {
+    thread_local std::vector<std::string> strings;
+    return strings;
+  }
+};
 
 // Python's repr(float): "60.0", "0.5", "1e-05".
 std::string python_float(double value) {
@@ -255,7 +266,7 @@ void SslProtocol::resume_writing() { update_flow(); }
 
 void SslProtocol::data_received(std::span<const std::byte> data) {
   if (!engine_ || transport_ == nullptr) return;  // closing: the engine is gone
-  ScratchLease out_lease(ciphertext_slot), plaintext_lease(plaintext_slot);
+  ScratchLease out_lease, plaintext_lease;
   std::string& out = out_lease.text;
   std::string& plaintext = plaintext_lease.text;
   Engine::Events events;
@@ -344,7 +355,7 @@ void SslProtocol::write_appdata(std::span<const std::byte> data) {
     // take now is queued.
     std::size_t offset = 0;
     {
-      ScratchLease out_lease(ciphertext_slot);
+      ScratchLease out_lease;
       try {
         offset = engine_->feed_appdata(data, 0, out_lease.text);
       } catch (...) {
@@ -388,7 +399,7 @@ void SslProtocol::process_write_backlog() {
   try {
     for (std::size_t n = backlog_.size(); n > 0 && !backlog_.empty(); --n) {
       Pending& item = backlog_.front();
-      ScratchLease out_lease(ciphertext_slot);
+      ScratchLease out_lease;
       std::string& out = out_lease.text;
       bool shutdown_done = false;
       switch (item.kind) {
